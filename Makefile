@@ -1,0 +1,136 @@
+# hopvm — top-level build. `make` builds build/hopvm.efi, `make image` the
+# bootable disk image, `make run` boots it in QEMU, `make test` runs every test.
+
+BUILD    ?= build
+V        ?= 0
+Q        := $(if $(filter 1,$(V)),,@)
+DEBUG    ?= 1
+CC       ?= gcc
+HOSTCC   ?= gcc
+FUZZCC   ?= clang
+PYTHON   ?= /usr/bin/python3
+QEMU     ?= qemu-system-x86_64
+OVMF     ?= /usr/share/ovmf/OVMF.fd
+QEMU_MEM ?= 256
+EFI_INC  := /usr/include/efi
+EFI_LIB  := /usr/lib
+
+GIT_REV  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+DATE     := $(shell date -u +%Y-%m-%d)
+
+# The VMM: freestanding, no red zone (interrupts arrive on the same stack),
+# no SSE (handlers do not save vector state), PIC because gnu-efi links a
+# relocatable shared object, frame pointers for crash backtraces.
+KCFLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -ffreestanding -fno-stack-protector \
+	-fno-stack-check -fshort-wchar -mno-red-zone -mgeneral-regs-only \
+	-maccumulate-outgoing-args -fpic -fvisibility=hidden -fno-omit-frame-pointer \
+	-fno-strict-aliasing -Iinclude -DHOPVM_GIT='"$(GIT_REV)"' -DHOPVM_BUILD_DATE='"$(DATE)"'
+ifeq ($(DEBUG),1)
+KCFLAGS  += -DHOPVM_DEBUG
+endif
+BOOTCFLAGS := $(KCFLAGS) -I$(EFI_INC) -I$(EFI_INC)/x86_64 -Wno-unused-parameter
+
+BOOT_SRC := $(wildcard boot/*.c)
+CORE_SRC := $(wildcard vmm/*.c vmm/lib/*.c drivers/*.c migrate/*.c)
+CORE_ASM := $(wildcard vmm/*.S)
+OBJS := $(BOOT_SRC:%.c=$(BUILD)/obj/%.o) $(CORE_SRC:%.c=$(BUILD)/obj/%.o) $(CORE_ASM:%.S=$(BUILD)/obj/%.o)
+
+EFI_SECTIONS := -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \
+	-j '.rel.*' -j '.rela.*' -j .reloc
+
+.PHONY: all image run test unit fuzz fuzz-smoke systest setup clean
+all: $(BUILD)/hopvm.efi
+
+$(BUILD)/obj/boot/%.o: boot/%.c $(wildcard boot/*.h include/hopvm/*.h) Makefile
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(BOOTCFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c $(wildcard include/hopvm/*.h) Makefile
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(KCFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.S Makefile
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(KCFLAGS) -c $< -o $@
+
+# hopvm.so keeps the symbols: `addr2line -e build/hopvm.so OFFSET` reads
+# the offsets a crash dump prints.
+$(BUILD)/hopvm.so: $(OBJS)
+	@echo "  LD      $@"
+	$(Q)ld -shared -Bsymbolic -nostdlib -znocombreloc -T$(EFI_LIB)/elf_x86_64_efi.lds \
+		$(EFI_LIB)/crt0-efi-x86_64.o $(OBJS) -o $@ -L$(EFI_LIB) -lefi -lgnuefi
+	@if nm -u $@ | grep -q .; then echo "undefined symbols in $@:"; nm -u $@; rm -f $@; exit 1; fi
+
+$(BUILD)/hopvm.efi: $(BUILD)/hopvm.so
+	@echo "  EFI     $@"
+	$(Q)objcopy $(EFI_SECTIONS) --target efi-app-x86_64 --subsystem=10 $< $@
+
+# --- the boot image ---------------------------------------------------------
+GUEST_FILES := $(wildcard tests/guests/bin/*)
+$(BUILD)/hopvm.img: $(BUILD)/hopvm.efi config/hopvm.cfg tools/mkimage $(GUEST_FILES)
+	tools/mkimage $@ $(BUILD)/hopvm.efi config/hopvm.cfg $(GUEST_FILES)
+
+image: $(BUILD)/hopvm.img
+
+# Boots the image in QEMU (TCG, AMD SVM + NPT) with the console on this
+# terminal. Ctrl-A X quits QEMU; `poweroff` at the prompt does too.
+run: $(BUILD)/hopvm.img
+	$(QEMU) -nodefaults -machine q35 -accel tcg -cpu max -m $(QEMU_MEM) -bios $(OVMF) \
+		-drive format=raw,file=$(BUILD)/hopvm.img,snapshot=on -nographic -serial mon:stdio \
+		-device isa-debug-exit,iobase=0xf4,iosize=0x04
+
+# --- host unit tests (pure modules, ASan + UBSan) ---------------------------
+HOSTCFLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror -DHOPVM_HOSTED -Iinclude \
+	-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+UNIT_COMMON := vmm/lib/format.c
+UNIT_DEPS_test_pmm      := vmm/pmm.c
+UNIT_DEPS_test_format   :=
+UNIT_DEPS_test_lineedit := vmm/lineedit.c
+UNIT_DEPS_test_cmd      := vmm/args.c vmm/cmd.c
+UNIT_DEPS_test_config   := vmm/config.c
+UNIT_DEPS_test_aml      := drivers/acpi_aml.c
+UNIT_TESTS := $(notdir $(basename $(wildcard tests/unit/test_*.c)))
+UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/unit/%)
+
+.SECONDEXPANSION:
+$(BUILD)/unit/%: tests/unit/%.c $$(UNIT_DEPS_$$*) $(UNIT_COMMON) tests/unit/check.h $(wildcard include/hopvm/*.h)
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(HOSTCFLAGS) $< $(UNIT_DEPS_$*) $(UNIT_COMMON) -o $@
+
+unit: $(UNIT_BINS)
+
+# --- libFuzzer targets for every parser of untrusted input ------------------
+FUZZCFLAGS := -std=c11 -g -O1 -DHOPVM_HOSTED -Iinclude -fsanitize=fuzzer,address,undefined
+FUZZ_DEPS_fuzz_config   := vmm/config.c
+FUZZ_DEPS_fuzz_args     := vmm/args.c
+FUZZ_DEPS_fuzz_lineedit := vmm/lineedit.c
+FUZZ_DEPS_fuzz_aml      := drivers/acpi_aml.c
+FUZZ_TARGETS := $(notdir $(basename $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_BINS    := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
+FUZZ_RUNS    ?= 20000
+FUZZ_SECONDS ?= 60
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $$(FUZZ_DEPS_$$*) $(UNIT_COMMON) $(wildcard include/hopvm/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZCC) $(FUZZCFLAGS) $< $(FUZZ_DEPS_$*) $(UNIT_COMMON) -o $@
+
+fuzz-build: $(FUZZ_BINS)
+# Long runs for developers: FUZZ_SECONDS per target.
+fuzz: $(FUZZ_BINS)
+	@for f in $(FUZZ_TARGETS); do mkdir -p $(BUILD)/fuzz/corpus-$$f; \
+		$(BUILD)/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz/corpus-$$f tests/fuzz/corpus/$$f || exit 1; done
+
+# --- everything -------------------------------------------------------------
+# One command, one summary line: pytest runs the unit binaries, a bounded
+# fuzz pass of each target, and the system tests that boot hopvm in QEMU.
+test: $(BUILD)/hopvm.img $(UNIT_BINS) $(FUZZ_BINS)
+	HOPVM_BUILD=$(abspath $(BUILD)) FUZZ_RUNS=$(FUZZ_RUNS) $(PYTHON) -m pytest -v tests
+
+setup:
+	tools/setup
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,50 @@
+/* hopvm.cfg: the configuration file on the boot volume (format in
+ * README.md). Pure parser: unit-tested and fuzzed on Linux. */
+#ifndef HOPVM_CONFIG_H
+#define HOPVM_CONFIG_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CFG_MAX_VMS     16
+#define CFG_MAX_MODULES 4
+#define CFG_MAX_VCPUS   8
+#define CFG_NAME_MAX    32
+#define CFG_FILE_MAX    64
+#define CFG_CMDLINE_MAX 256
+#define CFG_MEM_MIN     (1ull << 20)
+#define CFG_MEM_MAX     (64ull << 30)
+
+struct cfg_module {
+    char file[CFG_FILE_MAX];
+    char args[CFG_CMDLINE_MAX];
+};
+
+struct cfg_vm {
+    char name[CFG_NAME_MAX];
+    uint64_t memory;
+    unsigned vcpus;
+    char kernel[CFG_FILE_MAX];
+    char cmdline[CFG_CMDLINE_MAX];
+    struct cfg_module modules[CFG_MAX_MODULES];
+    unsigned nmodules;
+    bool autostart;
+};
+
+struct config {
+    char host_name[CFG_NAME_MAX];
+    struct cfg_vm vms[CFG_MAX_VMS];
+    unsigned nvms;
+};
+
+/* Called once per problem with the 1-based line number and a message. */
+typedef void (*cfg_error_fn)(void *ctx, unsigned line, const char *msg);
+
+/* Parses len bytes of text. A VM section with any error is dropped whole;
+ * everything valid is kept. Returns the number of errors reported. */
+unsigned config_parse(const char *text, size_t len, struct config *cfg, cfg_error_fn err, void *ctx);
+
+/* Parses "64M", "1G", "512K", "4096" into bytes. 0 or -1. */
+int config_parse_size(const char *s, uint64_t *out);
+
+#endif

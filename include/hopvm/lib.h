@@ -1,0 +1,48 @@
+/* The freestanding C library of the host core: string functions and
+ * formatted output. The same sources build for Linux unit tests. */
+#ifndef HOPVM_LIB_H
+#define HOPVM_LIB_H
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((__typeof__(x))(a) - 1))
+#define ALIGN_DOWN(x, a) ((x) & ~((__typeof__(x))(a) - 1))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+#define KiB(x) ((uint64_t)(x) << 10)
+#define MiB(x) ((uint64_t)(x) << 20)
+#define GiB(x) ((uint64_t)(x) << 30)
+#define PAGE_SIZE 4096ull
+#define PAGE_SHIFT 12
+
+#ifndef HOPVM_HOSTED
+void *memset(void *d, int c, size_t n);
+void *memcpy(void *d, const void *s, size_t n);
+void *memmove(void *d, const void *s, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+int strcmp(const char *a, const char *b);
+int strncmp(const char *a, const char *b, size_t n);
+#else
+#include <string.h>
+#endif
+
+/* Formats like C's vsnprintf for the subset the core uses:
+ * %d %i %u %x %X %o %c %s %p %% with flags '-', '0', ' ', '+', width,
+ * precision (for %s and integers) and length modifiers hh h l ll z.
+ * Always NUL-terminates when size > 0; returns the length it wanted. */
+int kvsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
+int ksnprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Parses a decimal or 0x-prefixed unsigned number; the whole string must be
+ * consumed. Returns 0 on success, -1 on bad syntax or overflow. */
+int parse_u64(const char *s, uint64_t *out);
+
+/* Console output (core only). */
+int kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int kvprintf(const char *fmt, va_list ap);
+void kputs(const char *s);
+
+#endif

@@ -1,0 +1,36 @@
+/* Host time: the TSC, calibrated at start-up, and the periodic tick. */
+#ifndef HOPVM_TIME_H
+#define HOPVM_TIME_H
+#include <stdint.h>
+
+/* A reference clock that counts at a known rate (ACPI PM timer, HPET). */
+struct refclock {
+    const char *name;
+    uint64_t hz;
+    uint64_t mask;            /* counter width */
+    uint64_t (*read)(void);
+};
+
+int pmtimer_probe(struct refclock *rc);   /* drivers/pmtimer.c */
+int hpet_probe(struct refclock *rc);      /* drivers/hpet.c */
+
+/* Calibrates the TSC against the best reference clock. Returns 0 or -1. */
+int time_init(void);
+uint64_t tsc_hz(void);
+const char *time_source(void);
+uint64_t time_ns(void);          /* since time_init */
+void udelay(uint64_t us);
+
+/* Local APIC (drivers/lapic.c). */
+int lapic_init(void);
+void lapic_eoi(void);
+/* Periodic timer at hz on vector; returns the measured APIC timer rate. */
+uint64_t lapic_timer_start(uint8_t vector, unsigned hz);
+void pic_disable(void);          /* drivers/pic.c */
+
+/* The tick (vmm/timer.c). */
+int timer_init(unsigned hz);
+uint64_t timer_ticks(void);
+unsigned timer_hz(void);
+
+#endif
