@@ -179,8 +179,8 @@ static enum cmd_status cmd_crash(int argc, char **argv)
         return CMD_USAGE;
     }
     if (!strcmp(kind, "pf")) {
-        kprintf("crash: writing to unmapped address 0xdead00000000\n");
-        *(volatile uint64_t *)(uintptr_t)0xdead00000000ull = 1;
+        kprintf("crash: writing to unmapped address 0x5dead0000000\n");
+        *(volatile uint64_t *)(uintptr_t)0x5dead0000000ull = 1;
     } else if (!strcmp(kind, "ud")) {
         __asm__ volatile("ud2");
     } else if (!strcmp(kind, "gp")) {
