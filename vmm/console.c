@@ -4,6 +4,7 @@
 #include <hopvm/console.h>
 #include <hopvm/lib.h>
 #include <hopvm/lineedit.h>
+#include <hopvm/time.h>
 #include <hopvm/uart.h>
 #include <hopvm/x86.h>
 
@@ -57,7 +58,10 @@ __attribute__((noreturn)) void console_run(void)
     for (;;) {
         int c = console_getc();
         if (c < 0) {
-            sti_hlt(); /* the next tick (or any interrupt) wakes us */
+            if (timer_hz())
+                sti_hlt(); /* the next tick (or any interrupt) wakes us */
+            else
+                pause();
             continue;
         }
         enum le_result r = le_feed(&le, c);

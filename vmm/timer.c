@@ -19,10 +19,16 @@ static void on_tick(struct trap_frame *tf)
 int timer_init(unsigned hz)
 {
     pic_disable();
+    if (!tsc_hz()) {
+        /* Without a calibrated TSC the APIC timer cannot be measured;
+         * the console then polls instead of sleeping. */
+        kprintf("timer: no calibrated clock; running without a tick\n");
+        return -1;
+    }
     lapic_init();
     irq_register(VEC_TIMER, on_tick);
-    tick_hz = hz;
     uint64_t rate = lapic_timer_start(VEC_TIMER, hz);
+    tick_hz = hz;
     kprintf("timer: local APIC timer %lu.%03lu MHz, tick %u Hz\n",
             rate / 1000000, rate / 1000 % 1000, hz);
     return 0;
