@@ -38,8 +38,8 @@ OBJS := $(BOOT_SRC:%.c=$(BUILD)/obj/%.o) $(CORE_SRC:%.c=$(BUILD)/obj/%.o) $(CORE
 EFI_SECTIONS := -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \
 	-j '.rel.*' -j '.rela.*' -j .reloc
 
-.PHONY: all image run test unit fuzz fuzz-smoke systest setup clean
-all: $(BUILD)/hopvm.efi
+.PHONY: all guests image run test unit fuzz fuzz-smoke systest setup clean
+all: $(BUILD)/hopvm.efi guests
 
 $(BUILD)/obj/boot/%.o: boot/%.c $(wildcard boot/*.h include/hopvm/*.h) Makefile
 	@mkdir -p $(dir $@)
@@ -68,8 +68,28 @@ $(BUILD)/hopvm.efi: $(BUILD)/hopvm.so
 	@echo "  EFI     $@"
 	$(Q)objcopy $(EFI_SECTIONS) --target efi-app-x86_64 --subsystem=10 $< $@
 
+# --- test guests (tests/guests): multiboot v1 (32-bit) and ELF64 ------------
+GUEST32 := hello counter memtouch exitstorm crash
+GUEST64 := compute
+GUEST_FILES := $(GUEST32:%=$(BUILD)/guests/%.elf) $(GUEST64:%=$(BUILD)/guests/%.elf)
+GUEST_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -ffreestanding -fno-pic -no-pie -static \
+	-nostdlib -fno-stack-protector -fno-asynchronous-unwind-tables -T tests/guests/guest.ld \
+	-Wl,-z,max-page-size=0x1000 -Wl,--build-id=none -Wl,--no-warn-rwx-segments
+GUEST_DEPS := tests/guests/rt.c tests/guests/rt.h tests/guests/guest.ld include/hopvm/bench_loop.h
+
+$(GUEST32:%=$(BUILD)/guests/%.elf): $(BUILD)/guests/%.elf: tests/guests/%.c tests/guests/start32.S $(GUEST_DEPS)
+	@mkdir -p $(dir $@)
+	@echo "  GUEST32 $@"
+	$(Q)$(CC) -m32 $(GUEST_CFLAGS) tests/guests/start32.S tests/guests/rt.c $< -o $@
+
+$(GUEST64:%=$(BUILD)/guests/%.elf): $(BUILD)/guests/%.elf: tests/guests/%.c tests/guests/start64.S $(GUEST_DEPS)
+	@mkdir -p $(dir $@)
+	@echo "  GUEST64 $@"
+	$(Q)$(CC) -m64 -mno-red-zone $(GUEST_CFLAGS) tests/guests/start64.S tests/guests/rt.c $< -o $@
+
+guests: $(GUEST_FILES)
+
 # --- the boot image ---------------------------------------------------------
-GUEST_FILES := $(wildcard tests/guests/bin/*)
 $(BUILD)/hopvm.img: $(BUILD)/hopvm.efi config/hopvm.cfg tools/mkimage $(GUEST_FILES)
 	tools/mkimage $@ $(BUILD)/hopvm.efi config/hopvm.cfg $(GUEST_FILES)
 
@@ -92,6 +112,7 @@ UNIT_DEPS_test_lineedit := vmm/lineedit.c
 UNIT_DEPS_test_cmd      := vmm/args.c vmm/cmd.c
 UNIT_DEPS_test_config   := vmm/config.c
 UNIT_DEPS_test_aml      := drivers/acpi_aml.c
+UNIT_DEPS_test_loader   := vmm/loader.c vmm/multiboot.c
 UNIT_TESTS := $(notdir $(basename $(wildcard tests/unit/test_*.c)))
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/unit/%)
 
@@ -108,6 +129,7 @@ FUZZ_DEPS_fuzz_config   := vmm/config.c
 FUZZ_DEPS_fuzz_args     := vmm/args.c
 FUZZ_DEPS_fuzz_lineedit := vmm/lineedit.c
 FUZZ_DEPS_fuzz_aml      := drivers/acpi_aml.c
+FUZZ_DEPS_fuzz_loader   := vmm/loader.c vmm/multiboot.c
 FUZZ_TARGETS := $(notdir $(basename $(wildcard tests/fuzz/fuzz_*.c)))
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
 FUZZ_RUNS    ?= 20000
@@ -126,7 +148,7 @@ fuzz: $(FUZZ_BINS)
 # --- everything -------------------------------------------------------------
 # One command, one summary line: pytest runs the unit binaries, a bounded
 # fuzz pass of each target, and the system tests that boot hopvm in QEMU.
-test: $(BUILD)/hopvm.img $(UNIT_BINS) $(FUZZ_BINS)
+test: $(BUILD)/hopvm.img $(UNIT_BINS) $(FUZZ_BINS) $(GUEST_FILES)
 	HOPVM_BUILD=$(abspath $(BUILD)) FUZZ_RUNS=$(FUZZ_RUNS) $(PYTHON) -m pytest -v tests
 
 setup:
