@@ -31,8 +31,8 @@ endif
 BOOTCFLAGS := $(KCFLAGS) -I$(EFI_INC) -I$(EFI_INC)/x86_64 -Wno-unused-parameter
 
 BOOT_SRC := $(wildcard boot/*.c)
-CORE_SRC := $(wildcard vmm/*.c vmm/lib/*.c drivers/*.c migrate/*.c)
-CORE_ASM := $(wildcard vmm/*.S)
+CORE_SRC := $(wildcard vmm/*.c vmm/lib/*.c vmm/svm/*.c vmm/vmx/*.c drivers/*.c migrate/*.c)
+CORE_ASM := $(wildcard vmm/*.S vmm/svm/*.S vmm/vmx/*.S)
 OBJS := $(BOOT_SRC:%.c=$(BUILD)/obj/%.o) $(CORE_SRC:%.c=$(BUILD)/obj/%.o) $(CORE_ASM:%.S=$(BUILD)/obj/%.o)
 
 EFI_SECTIONS := -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \
@@ -46,7 +46,7 @@ $(BUILD)/obj/boot/%.o: boot/%.c $(wildcard boot/*.h include/hopvm/*.h) Makefile
 	@echo "  CC      $<"
 	$(Q)$(CC) $(BOOTCFLAGS) -c $< -o $@
 
-$(BUILD)/obj/%.o: %.c $(wildcard include/hopvm/*.h) Makefile
+$(BUILD)/obj/%.o: %.c $(wildcard include/hopvm/*.h vmm/*.h vmm/svm/*.h vmm/vmx/*.h) Makefile
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(KCFLAGS) -c $< -o $@

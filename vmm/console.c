@@ -1,19 +1,22 @@
 /* The serial shell on COM1: reads keys from a ring that the tick fills,
- * edits lines, runs commands, and sleeps (HLT) when there is nothing to do. */
+ * edits lines and runs commands, or, when attached to a guest, passes keys
+ * to the guest's UART until Ctrl-]. */
 #include <hopvm/cmd.h>
 #include <hopvm/console.h>
 #include <hopvm/lib.h>
 #include <hopvm/lineedit.h>
-#include <hopvm/time.h>
 #include <hopvm/uart.h>
+#include <hopvm/vm.h>
 #include <hopvm/x86.h>
 
 #define RING_SIZE 1024 /* power of two */
+#define KEY_DETACH 0x1d /* Ctrl-] as in telnet */
 
 static volatile uint8_t ring[RING_SIZE];
 static volatile uint32_t ring_head, ring_tail; /* head: written by the tick */
 static uint64_t dropped;
 static struct lineedit le;
+static struct vm *attached;
 
 void console_poll_input(void)
 {
@@ -43,6 +46,8 @@ int console_getc(void)
     return c;
 }
 
+bool console_input_pending(void) { return ring_tail != ring_head; }
+
 static void le_out(void *ctx, const char *s, size_t n)
 {
     (void)ctx;
@@ -50,18 +55,48 @@ static void le_out(void *ctx, const char *s, size_t n)
         uart_putc(s[i]);
 }
 
-__attribute__((noreturn)) void console_run(void)
+void console_start(void)
 {
-    char line[LE_MAX];
     le_init(&le, le_out, NULL);
     kprintf("%s", CONSOLE_PROMPT);
-    for (;;) {
-        int c = console_getc();
-        if (c < 0) {
-            if (timer_hz())
-                sti_hlt(); /* the next tick (or any interrupt) wakes us */
+}
+
+void console_attach(struct vm *vm)
+{
+    attached = vm;
+}
+
+static void detach(const char *why)
+{
+    kprintf("\n[%s: back to hopvm]\n%s", why, CONSOLE_PROMPT);
+    attached = NULL;
+    le_reset(&le);
+}
+
+void console_guest_output(struct vm *vm, char c)
+{
+    if (vm == attached)
+        uart_putc(c);
+}
+
+void console_guest_stopped(struct vm *vm)
+{
+    if (vm == attached)
+        detach("guest stopped");
+}
+
+bool console_service(void)
+{
+    char line[LE_MAX];
+    bool any = false;
+    int c;
+    while ((c = console_getc()) >= 0) {
+        any = true;
+        if (attached) {
+            if (c == KEY_DETACH)
+                detach("detached");
             else
-                pause();
+                uart_dev_input(attached, (uint8_t)c);
             continue;
         }
         enum le_result r = le_feed(&le, c);
@@ -72,6 +107,8 @@ __attribute__((noreturn)) void console_run(void)
             cmd_execute(line);
         }
         le_reset(&le);
-        kprintf("%s", CONSOLE_PROMPT);
+        if (!attached)
+            kprintf("%s", CONSOLE_PROMPT);
     }
+    return any;
 }

@@ -8,12 +8,14 @@
 #include <hopvm/console.h>
 #include <hopvm/cpu.h>
 #include <hopvm/cpuinfo.h>
+#include <hopvm/hv.h>
 #include <hopvm/lib.h>
 #include <hopvm/mem.h>
 #include <hopvm/paging.h>
 #include <hopvm/time.h>
 #include <hopvm/uart.h>
 #include <hopvm/version.h>
+#include <hopvm/vm.h>
 #include <hopvm/x86.h>
 
 #define TICK_HZ 1000 /* 1 ms: COM1's 16-byte FIFO fills in 1.4 ms at 115200 */
@@ -27,6 +29,14 @@ void image_info(uint64_t *base, uint64_t *size)
 {
     *base = bootinfo ? bootinfo->image_base : 0;
     *size = bootinfo ? bootinfo->image_size : 0;
+}
+
+const struct boot_file *boot_file(const char *name)
+{
+    for (uint32_t i = 0; bootinfo && i < bootinfo->file_count; i++)
+        if (!strcmp(bootinfo->files[i].name, name))
+            return &bootinfo->files[i];
+    return NULL;
 }
 
 static void config_error(void *ctx, unsigned line, const char *msg)
@@ -45,11 +55,23 @@ static void load_config(const struct boot_info *bi)
     kprintf("config: %u guest(s) defined%s\n", config.nvms, errs ? " (sections with errors were skipped)" : "");
     for (unsigned i = 0; i < config.nvms; i++) {
         const struct cfg_vm *vm = &config.vms[i];
-        bool found = false;
-        for (uint32_t f = 0; f < bi->file_count; f++)
-            found |= !strcmp(bi->files[f].name, vm->kernel);
-        if (!found)
+        if (!boot_file(vm->kernel))
             kprintf("config: vm '%s': kernel '%s' is not in \\guests on the boot volume\n", vm->name, vm->kernel);
+    }
+    vm_init_all(&config);
+}
+
+static void autostart(void)
+{
+    struct vm *vm;
+    char err[192];
+    for (unsigned i = 0; (vm = vm_at(i)); i++) {
+        if (!vm->def->autostart)
+            continue;
+        if (vm_start(vm, err, sizeof(err)) == 0)
+            kprintf("autostart: vm %s started\n", vm->name);
+        else
+            kprintf("autostart: vm %s: %s\n", vm->name, err);
     }
 }
 
@@ -79,10 +101,13 @@ __attribute__((noreturn)) static void core_main(void *arg)
                 tsc_hz() / 1000 % 1000, time_source());
     timer_init(TICK_HZ);
     sti();
+    hv_init();
     load_config(bi);
     host_cmds_register();
+    vm_cmds_register();
+    autostart();
     kprintf("ready. Type 'help' for commands.\n");
-    console_run();
+    host_loop();
 }
 
 __attribute__((noreturn)) void vmm_main(struct boot_info *bi)

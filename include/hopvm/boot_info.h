@@ -54,6 +54,9 @@ struct boot_info {
     struct boot_file files[BOOT_MAX_FILES];
 };
 
+/* A file from the boot volume's \guests\ folder, or NULL (vmm/main.c). */
+const struct boot_file *boot_file(const char *name);
+
 /* The core's entry point; it never returns. */
 __attribute__((noreturn)) void vmm_main(struct boot_info *bi);
 

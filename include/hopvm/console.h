@@ -1,5 +1,6 @@
 #ifndef HOPVM_CONSOLE_H
 #define HOPVM_CONSOLE_H
+#include <stdbool.h>
 
 #define CONSOLE_PROMPT "hopvm> "
 
@@ -8,7 +9,18 @@
 void console_poll_input(void);
 /* Next input byte or -1. */
 int console_getc(void);
-/* The shell: prompt, line editing, dispatch. Never returns. */
-__attribute__((noreturn)) void console_run(void);
+struct vm;
+/* Prints the first prompt. */
+void console_start(void);
+/* Handles every input byte that is waiting: line editing and commands, or
+ * keys for the attached guest. Returns whether there was any. */
+bool console_service(void);
+bool console_input_pending(void);
+/* Routes the host console to a guest's UART until Ctrl-] (0x1d). */
+void console_attach(struct vm *vm);
+/* A byte the guest wrote to its UART: shown live when attached. */
+void console_guest_output(struct vm *vm, char c);
+/* The guest stopped: leave it if attached. */
+void console_guest_stopped(struct vm *vm);
 
 #endif

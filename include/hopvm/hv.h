@@ -1,0 +1,34 @@
+/* The interface every hardware backend implements (vmm/svm/, vmm/vmx/).
+ * Nothing outside a backend touches a VMCB or VMCS; the core sees only
+ * these operations, struct vm_exit and struct vcpu_state. */
+#ifndef HOPVM_HV_H
+#define HOPVM_HV_H
+#include <hopvm/vm.h>
+#include <stddef.h>
+
+struct hv_backend {
+    const char *name;
+    /* Turns virtualization on for the boot CPU. 0, or -1 with a reason. */
+    int (*cpu_enable)(char *err, size_t n);
+    /* Nested page tables mapping guest-physical [0, ram_size) to vm->ram. */
+    int (*vm_create)(struct vm *vm);
+    void (*vm_destroy)(struct vm *vm);
+    int (*vcpu_create)(struct vcpu *v);
+    void (*vcpu_destroy)(struct vcpu *v);
+    /* Enters the guest with v->gpr/rip/rflags and v->pending, returns at the
+     * next exit with them updated and the exit decoded. Called with
+     * interrupts enabled; host interrupts that ended the run have been
+     * serviced when it returns. */
+    void (*vcpu_run)(struct vcpu *v, struct vm_exit *e);
+    void (*get_state)(struct vcpu *v, struct vcpu_state *s);
+    void (*set_state)(struct vcpu *v, const struct vcpu_state *s);
+};
+
+extern const struct hv_backend svm_backend;
+
+/* vmm/hv.c: the backend in use, or NULL with hv_error() saying why. */
+const struct hv_backend *hv(void);
+const char *hv_error(void);
+void hv_init(void);
+
+#endif

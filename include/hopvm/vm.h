@@ -1,0 +1,143 @@
+/* Virtual machines and vCPUs: the vendor-neutral core. */
+#ifndef HOPVM_VM_H
+#define HOPVM_VM_H
+#include <hopvm/config.h>
+#include <hopvm/vcpu_state.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Why the guest left: one record both backends fill (vmm/svm, vmm/vmx). */
+enum exit_reason {
+    EXIT_NONE,
+    EXIT_IO,            /* IN/OUT (and INS/OUTS) */
+    EXIT_MMIO,          /* nested/EPT page fault outside guest RAM */
+    EXIT_CPUID,
+    EXIT_MSR_READ,
+    EXIT_MSR_WRITE,
+    EXIT_HLT,
+    EXIT_SHUTDOWN,      /* triple fault */
+    EXIT_INTR,          /* a host interrupt arrived */
+    EXIT_NMI,
+    EXIT_HYPERCALL,     /* VMMCALL / VMCALL */
+    EXIT_VIRT_INSN,     /* the guest tried a virtualization instruction */
+    EXIT_ENTRY_FAILED,  /* VMRUN / VM entry refused the guest state */
+    EXIT_UNHANDLED,     /* anything else the backend saw */
+    EXIT_REASON_COUNT
+};
+
+struct vm_exit {
+    enum exit_reason reason;
+    uint64_t vendor_code;  /* raw exit code, for messages */
+    uint64_t info1, info2; /* raw qualification, for messages */
+    uint8_t insn_len;      /* length of the exiting instruction; 0 if unknown */
+    union {
+        struct {
+            uint16_t port;
+            uint8_t size;  /* 1, 2 or 4 */
+            bool in, string, rep;
+        } io;
+        struct {
+            uint64_t gpa;
+            bool write, fetch;
+        } mmio;
+        uint32_t msr;
+    } u;
+};
+
+enum vm_state { VM_STOPPED, VM_RUNNING, VM_PAUSED, VM_EXITED, VM_CRASHED };
+
+#define VM_LOG_SIZE (16 * 1024)
+#define VM_MAX_IO 8
+
+struct vm;
+struct vcpu;
+
+typedef bool (*io_fn)(struct vm *vm, void *ctx, uint16_t port, unsigned size, bool write, uint32_t *val);
+
+struct io_range {
+    uint16_t base, len;
+    io_fn fn;
+    void *ctx;
+    const char *name;
+};
+
+/* The guest's 16550 (vmm/dev_uart.c). */
+struct uart_dev {
+    uint8_t ier, lcr, mcr, scr, dll, dlm, fcr;
+    uint8_t rx[64];
+    unsigned rx_head, rx_tail;
+};
+
+struct vcpu {
+    struct vm *vm;
+    unsigned id;
+    uint64_t gpr[GPR_COUNT];  /* live across exits; the backend syncs RAX/RSP */
+    uint64_t rip, rflags;
+    struct vcpu_event pending;
+    bool halted;
+    const char *fail;         /* why a handler refused the exit */
+    void *hw;                 /* backend private */
+    uint8_t fpu[512] __attribute__((aligned(16))); /* FXSAVE image */
+};
+
+struct vm {
+    char name[CFG_NAME_MAX];
+    const struct cfg_vm *def;
+    enum vm_state state;
+    uint8_t *ram;             /* host address (= host physical) of guest-physical 0 */
+    uint64_t ram_size;
+    unsigned nvcpus;
+    struct vcpu *vcpus[CFG_MAX_VCPUS];
+    void *hw;                 /* backend private: nested page tables */
+    struct io_range io[VM_MAX_IO];
+    unsigned nio;
+    uint64_t io_unhandled;
+    struct uart_dev uart;
+    char *log;                /* VM_LOG_SIZE ring of guest serial output */
+    uint64_t log_len;         /* bytes ever written */
+    int exit_code;            /* from the debug-exit port */
+    char reason[160];         /* why it stopped */
+    bool have_regs;
+    struct vcpu_state regs;   /* state when it stopped abnormally */
+    uint64_t exits[EXIT_REASON_COUNT]; /* since the last start */
+    uint64_t run_ns;          /* accumulated */
+};
+
+/* vmm/vm.c */
+void vm_init_all(const struct config *cfg);
+struct vm *vm_find(const char *name);
+struct vm *vm_at(unsigned i);   /* NULL past the end */
+int vm_start(struct vm *vm, char *err, size_t n);
+void vm_stop(struct vm *vm);
+/* Stops the guest abnormally: records registers and a one-line reason. */
+void vm_crash(struct vm *vm, struct vcpu *v, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void vm_exited(struct vm *vm);
+const char *vm_state_name(enum vm_state s);
+uint64_t vm_exits_total(const struct vm *vm);
+extern const char *const exit_reason_names[EXIT_REASON_COUNT];
+
+/* vmm/io.c: port I/O dispatch by range. */
+int io_register(struct vm *vm, uint16_t base, uint16_t len, io_fn fn, void *ctx, const char *name);
+/* Runs the handler; an unclaimed read returns all-ones, a write is dropped;
+ * both are counted. */
+void io_dispatch(struct vm *vm, uint16_t port, unsigned size, bool write, uint32_t *val);
+
+/* vmm/dev_uart.c, vmm/dev_debugexit.c */
+void uart_dev_attach(struct vm *vm);
+void uart_dev_input(struct vm *vm, uint8_t c);
+void debugexit_attach(struct vm *vm);
+void vm_log_putc(struct vm *vm, char c);
+
+/* vmm/exits.c: one exit; false means the guest must stop (v->fail says why). */
+bool vcpu_handle_exit(struct vcpu *v, struct vm_exit *e);
+/* vmm/cpuid.c, vmm/msr.c: the policies. */
+void cpuid_policy(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t out[4]);
+bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val);
+bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val);
+
+/* vmm/sched.c */
+void vcpu_run_slice(struct vcpu *v);
+struct vcpu *sched_pick(void);
+__attribute__((noreturn)) void host_loop(void);
+
+#endif

@@ -1,0 +1,87 @@
+/* What a guest sees from CPUID: the host's answers, minus what hopvm does
+ * not virtualize, plus a hypervisor leaf range at 0x40000000. */
+#include <hopvm/lib.h>
+#include <hopvm/time.h>
+#include <hopvm/vm.h>
+#include <hopvm/x86.h>
+
+#define HV_LEAF_BASE   0x40000000u
+#define HV_LEAF_TIMING 0x40000010u /* EAX = TSC kHz, EBX = bus kHz (the VMware/KVM convention) */
+
+/* Leaf 1 ECX (SDM Vol.2A CPUID table 3-10). */
+#define L1_ECX_MONITOR  (1u << 3)
+#define L1_ECX_VMX      (1u << 5)
+#define L1_ECX_SMX      (1u << 6)
+#define L1_ECX_PDCM     (1u << 15)
+#define L1_ECX_X2APIC   (1u << 21)
+#define L1_ECX_TSC_DEADLINE (1u << 24)
+#define L1_ECX_XSAVE    (1u << 26)
+#define L1_ECX_OSXSAVE  (1u << 27)
+#define L1_ECX_AVX      (1u << 28)
+#define L1_ECX_F16C     (1u << 29)
+#define L1_ECX_FMA      (1u << 12)
+#define L1_ECX_HYPERVISOR (1u << 31)
+/* Leaf 1 EDX */
+#define L1_EDX_APIC     (1u << 9)
+#define L1_EDX_MTRR     (1u << 12)
+#define L1_EDX_MCE      (1u << 7)
+#define L1_EDX_MCA      (1u << 14)
+#define L1_EDX_ACPI     (1u << 22)
+#define L1_EDX_HTT      (1u << 28)
+/* Leaf 7 EBX: only these features, which need no hypervisor support. */
+#define L7_EBX_ALLOWED ((1u << 0) | (1u << 3) | (1u << 7) | (1u << 8) | (1u << 9) | (1u << 18) | \
+                        (1u << 19) | (1u << 20) | (1u << 23) | (1u << 29))
+/* 0x80000001 ECX */
+#define E1_ECX_SVM      (1u << 2)
+#define E1_ECX_SKINIT   (1u << 12)
+#define E1_ECX_WDT      (1u << 13)
+
+void cpuid_policy(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+    if (leaf >= HV_LEAF_BASE && leaf < HV_LEAF_BASE + 0x100) {
+        r[0] = r[1] = r[2] = r[3] = 0;
+        if (leaf == HV_LEAF_BASE) {
+            r[0] = HV_LEAF_TIMING;
+            memcpy(&r[1], "hopv", 4);  /* "hopvmhopvm\0\0" */
+            memcpy(&r[2], "mhop", 4);
+            memcpy(&r[3], "vm\0\0", 4);
+        } else if (leaf == HV_LEAF_TIMING) {
+            r[0] = (uint32_t)(tsc_hz() / 1000);
+        }
+        return;
+    }
+    cpuid(leaf, sub, r);
+    switch (leaf) {
+    case 0x1:
+        /* No VMX (no nesting), no MONITOR/MWAIT, and no XSAVE/AVX: hopvm
+         * switches guest vector state with FXSAVE, which covers SSE only. */
+        r[2] &= ~(L1_ECX_MONITOR | L1_ECX_VMX | L1_ECX_SMX | L1_ECX_PDCM | L1_ECX_X2APIC |
+                  L1_ECX_TSC_DEADLINE | L1_ECX_XSAVE | L1_ECX_OSXSAVE | L1_ECX_AVX | L1_ECX_F16C |
+                  L1_ECX_FMA);
+        r[2] |= L1_ECX_HYPERVISOR;
+        /* No local APIC, MTRRs, machine-check architecture or ACPI thermal
+         * control are emulated; one logical CPU per package. */
+        r[3] &= ~(L1_EDX_APIC | L1_EDX_MTRR | L1_EDX_MCE | L1_EDX_MCA | L1_EDX_ACPI | L1_EDX_HTT);
+        r[1] = (r[1] & 0x0000ffffu) | (1u << 16) | (v->id << 24); /* count 1, APIC ID */
+        break;
+    case 0x5: case 0x6: case 0xa: case 0xd: case 0xf: case 0x10: case 0x12: case 0x14:
+    case 0x8000000a:
+        /* MONITOR, power, PMU, XSAVE, RDT, SGX, PT, SVM: not offered. */
+        r[0] = r[1] = r[2] = r[3] = 0;
+        break;
+    case 0x7:
+        if (sub == 0) {
+            r[0] = 0;
+            r[1] &= L7_EBX_ALLOWED;
+            r[2] = r[3] = 0;
+        } else {
+            r[0] = r[1] = r[2] = r[3] = 0;
+        }
+        break;
+    case 0x80000001:
+        r[2] &= ~(E1_ECX_SVM | E1_ECX_SKINIT | E1_ECX_WDT);
+        break;
+    default:
+        break;
+    }
+}

@@ -1,0 +1,96 @@
+/* The guest's 16550 UART at 0x3f8 (register map per the PC16550D data
+ * sheet). Transmit goes to the guest's log ring (and to the host console
+ * when attached); receive comes from the host console. No interrupts:
+ * the guests we run poll LSR, and hopvm has no guest interrupt controller. */
+#include <hopvm/console.h>
+#include <hopvm/lib.h>
+#include <hopvm/vm.h>
+
+#define GUEST_COM1 0x3f8
+#define UART_REGS 8
+enum { RBR_THR = 0, IER = 1, IIR_FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7 };
+#define LCR_DLAB 0x80
+#define LSR_DR   0x01
+#define LSR_THRE 0x20
+#define LSR_TEMT 0x40
+#define IIR_NO_INT 0x01
+#define IIR_FIFO 0xc0
+#define MCR_LOOP 0x10
+#define MSR_IDLE 0xb0 /* CTS, DSR, DCD asserted */
+
+void vm_log_putc(struct vm *vm, char c)
+{
+    if (!vm->log)
+        return;
+    vm->log[vm->log_len % VM_LOG_SIZE] = c;
+    vm->log_len++;
+}
+
+static unsigned rx_count(const struct uart_dev *u) { return u->rx_head - u->rx_tail; }
+
+void uart_dev_input(struct vm *vm, uint8_t c)
+{
+    struct uart_dev *u = &vm->uart;
+    if (rx_count(u) < sizeof(u->rx)) {
+        u->rx[u->rx_head % sizeof(u->rx)] = c;
+        u->rx_head++;
+    }
+    for (unsigned i = 0; i < vm->nvcpus; i++)
+        if (vm->vcpus[i])
+            vm->vcpus[i]->halted = false; /* input is the only event a polling guest waits for */
+}
+
+static bool uart_io(struct vm *vm, void *ctx, uint16_t port, unsigned size, bool write, uint32_t *val)
+{
+    (void)ctx;
+    (void)size; /* wider accesses act on the low byte, as on an ISA 16550 */
+    struct uart_dev *u = &vm->uart;
+    unsigned reg = port - GUEST_COM1;
+    bool dlab = u->lcr & LCR_DLAB;
+    if (write) {
+        uint8_t b = (uint8_t)*val;
+        switch (reg) {
+        case RBR_THR:
+            if (dlab)
+                u->dll = b;
+            else {
+                vm_log_putc(vm, (char)b);
+                console_guest_output(vm, (char)b);
+            }
+            break;
+        case IER: if (dlab) u->dlm = b; else u->ier = b & 0x0f; break;
+        case IIR_FCR: u->fcr = b; break;
+        case LCR: u->lcr = b; break;
+        case MCR: u->mcr = b & 0x1f; break;
+        case SCR: u->scr = b; break;
+        default: break; /* LSR and MSR are read-only */
+        }
+        return true;
+    }
+    uint8_t r = 0;
+    switch (reg) {
+    case RBR_THR:
+        if (dlab)
+            r = u->dll;
+        else if (rx_count(u)) {
+            r = u->rx[u->rx_tail % sizeof(u->rx)];
+            u->rx_tail++;
+        }
+        break;
+    case IER: r = dlab ? u->dlm : u->ier; break;
+    case IIR_FCR: r = IIR_NO_INT | ((u->fcr & 1) ? IIR_FIFO : 0); break;
+    case LCR: r = u->lcr; break;
+    case MCR: r = u->mcr; break;
+    case LSR: r = LSR_THRE | LSR_TEMT | (rx_count(u) ? LSR_DR : 0); break;
+    case MSR: r = (u->mcr & MCR_LOOP) ? 0 : MSR_IDLE; break;
+    case SCR: r = u->scr; break;
+    }
+    *val = r;
+    return true;
+}
+
+void uart_dev_attach(struct vm *vm)
+{
+    memset(&vm->uart, 0, sizeof(vm->uart));
+    io_register(vm, GUEST_COM1, UART_REGS, uart_io, NULL, "uart");
+}

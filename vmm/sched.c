@@ -1,0 +1,82 @@
+/* Scheduling on the boot CPU: the host loop serves the console, then runs
+ * the next runnable vCPU for a slice. The host tick (1 ms) forces an exit
+ * from the guest, so a spinning guest gives the CPU back within a slice
+ * and the console answers at once when a key arrives. */
+#include <hopvm/console.h>
+#include <hopvm/hv.h>
+#include <hopvm/lib.h>
+#include <hopvm/time.h>
+#include <hopvm/vm.h>
+#include <hopvm/x86.h>
+
+#define SLICE_MS 10
+
+static unsigned next_vm, next_vcpu;
+
+static bool runnable(const struct vm *vm, unsigned i)
+{
+    return vm->state == VM_RUNNING && i < vm->nvcpus && vm->vcpus[i] && !vm->vcpus[i]->halted;
+}
+
+/* Round-robin over every (VM, vCPU) pair, starting after the last one. */
+struct vcpu *sched_pick(void)
+{
+    for (unsigned tries = 0; tries < CFG_MAX_VMS * CFG_MAX_VCPUS; tries++) {
+        struct vm *vm = vm_at(next_vm);
+        unsigned i = next_vcpu;
+        if (++next_vcpu >= CFG_MAX_VCPUS) {
+            next_vcpu = 0;
+            next_vm = vm_at(next_vm + 1) ? next_vm + 1 : 0;
+        }
+        if (!vm) {
+            next_vm = 0;
+            next_vcpu = 0;
+            continue;
+        }
+        if (runnable(vm, i))
+            return vm->vcpus[i];
+    }
+    return NULL;
+}
+
+void vcpu_run_slice(struct vcpu *v)
+{
+    struct vm *vm = v->vm;
+    const struct hv_backend *b = hv();
+    uint64_t end = timer_ticks() + (uint64_t)SLICE_MS * timer_hz() / 1000;
+    uint64_t t0 = time_ns();
+    struct vm_exit e;
+    while (vm->state == VM_RUNNING && !v->halted) {
+        b->vcpu_run(v, &e);
+        if (!vcpu_handle_exit(v, &e)) {
+            vm_crash(vm, v, "%s", v->fail); /* frees v */
+            break;
+        }
+        if (vm->state == VM_EXITED) {
+            vm_exited(vm);
+            break;
+        }
+        if (timer_ticks() >= end || console_input_pending())
+            break;
+    }
+    vm->run_ns += time_ns() - t0;
+}
+
+__attribute__((noreturn)) void host_loop(void)
+{
+    console_start();
+    for (;;) {
+        bool busy = console_service();
+        struct vcpu *v = sched_pick();
+        if (v) {
+            vcpu_run_slice(v);
+            continue;
+        }
+        if (!busy) {
+            if (timer_hz())
+                sti_hlt(); /* the next tick or key wakes us */
+            else
+                pause();
+        }
+    }
+}

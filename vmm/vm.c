@@ -1,0 +1,224 @@
+/* VM lifecycle: defined by the configuration, started from the console
+ * (or autostart), stopped by the operator, by the guest (debug-exit) or by
+ * a fault that only that guest pays for. */
+#include <hopvm/console.h>
+#include <hopvm/hv.h>
+#include <hopvm/lib.h>
+#include <hopvm/loader.h>
+#include <hopvm/mem.h>
+#include <hopvm/vm.h>
+#include <hopvm/x86.h>
+
+_Static_assert(sizeof(struct vcpu) <= PAGE_SIZE, "a vcpu fits one page");
+
+static struct vm vms[CFG_MAX_VMS];
+static unsigned nvms;
+
+static const char *const state_names[] = {
+    [VM_STOPPED] = "stopped", [VM_RUNNING] = "running", [VM_PAUSED] = "paused",
+    [VM_EXITED] = "exited", [VM_CRASHED] = "crashed",
+};
+
+const char *vm_state_name(enum vm_state s) { return state_names[s]; }
+
+void vm_init_all(const struct config *cfg)
+{
+    nvms = 0;
+    for (unsigned i = 0; i < cfg->nvms && i < CFG_MAX_VMS; i++) {
+        struct vm *vm = &vms[nvms++];
+        memset(vm, 0, sizeof(*vm));
+        memcpy(vm->name, cfg->vms[i].name, sizeof(vm->name));
+        vm->def = &cfg->vms[i];
+        vm->exit_code = -1;
+    }
+}
+
+struct vm *vm_find(const char *name)
+{
+    for (unsigned i = 0; i < nvms; i++)
+        if (!strcmp(vms[i].name, name))
+            return &vms[i];
+    return NULL;
+}
+
+struct vm *vm_at(unsigned i) { return i < nvms ? &vms[i] : NULL; }
+
+uint64_t vm_exits_total(const struct vm *vm)
+{
+    uint64_t t = 0;
+    for (int r = 0; r < EXIT_REASON_COUNT; r++)
+        t += vm->exits[r];
+    return t;
+}
+
+/* Releases everything a run holds; the log and the counters stay. */
+static void teardown(struct vm *vm)
+{
+    const struct hv_backend *b = hv();
+    for (unsigned i = 0; i < vm->nvcpus; i++) {
+        if (!vm->vcpus[i])
+            continue;
+        b->vcpu_destroy(vm->vcpus[i]);
+        page_free(vm->vcpus[i], 1);
+        vm->vcpus[i] = NULL;
+    }
+    vm->nvcpus = 0;
+    if (vm->hw)
+        b->vm_destroy(vm);
+    if (vm->ram)
+        page_free(vm->ram, vm->ram_size / PAGE_SIZE);
+    vm->ram = NULL;
+    vm->nio = 0;
+    console_guest_stopped(vm);
+}
+
+/* The architectural state a kernel is entered with (README, "Guest kernels"). */
+static void boot_state(struct vcpu_state *s, const struct load_result *lr)
+{
+    memset(s, 0, sizeof(*s));
+    const uint16_t code = SEG_ATTR_TYPE(0xb) | SEG_ATTR_S | SEG_ATTR_P | SEG_ATTR_G;
+    const uint16_t data = SEG_ATTR_TYPE(0x3) | SEG_ATTR_S | SEG_ATTR_P | SEG_ATTR_DB | SEG_ATTR_G;
+    struct seg_state ds = {GUEST_SEL_DATA, data, 0xffffffffu, 0};
+    s->ds = s->es = s->fs = s->gs = s->ss = ds;
+    s->tr = (struct seg_state){0, SEG_ATTR_TYPE(0xb) | SEG_ATTR_P, 0xffff, 0}; /* busy TSS */
+    s->gdtr = (struct dt_state){GUEST_GDT, 4 * 8 - 1};
+    s->rflags = RFLAGS_FIXED;
+    s->pat = PAT_DEFAULT;
+    s->rip = lr->entry;
+    s->tsc_offset = -rdtsc(); /* the guest's TSC starts near zero */
+    if (lr->mode == BOOT_MULTIBOOT32) {
+        /* Multiboot 0.6.96 3.2: protected mode, paging off, flat segments. */
+        s->cs = (struct seg_state){GUEST_SEL_CODE32, code | SEG_ATTR_DB, 0xffffffffu, 0};
+        s->cr0 = CR0_PE | CR0_ET;
+        s->gpr[GPR_RAX] = MULTIBOOT_BOOT_MAGIC;
+        s->gpr[GPR_RBX] = lr->info;
+    } else {
+        s->cs = (struct seg_state){GUEST_SEL_CODE64, code | SEG_ATTR_L, 0xffffffffu, 0};
+        s->cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+        s->cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+        s->cr3 = GUEST_PML4;
+        s->efer = EFER_LME | EFER_LMA;
+        s->gpr[GPR_RSP] = GUEST_STACK_TOP;
+        s->gpr[GPR_RDI] = lr->info;
+        s->gpr[GPR_RSI] = MULTIBOOT_BOOT_MAGIC;
+    }
+}
+
+static int fail(struct vm *vm, char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int fail(struct vm *vm, char *err, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    kvsnprintf(err, n, fmt, ap);
+    va_end(ap);
+    teardown(vm);
+    vm->state = VM_STOPPED;
+    return -1;
+}
+
+static int load_kernel(struct vm *vm, struct load_result *lr, char *err, size_t n)
+{
+    const struct cfg_vm *d = vm->def;
+    struct load_req req = {.cmdline = d->cmdline, .nmods = d->nmodules};
+    const struct boot_file *k = boot_file(d->kernel);
+    if (!k)
+        return ksnprintf(err, n, "kernel file '%s' is not in \\guests on the boot volume", d->kernel), -1;
+    req.kernel = (struct load_file){k->name, k->data, k->size, ""};
+    for (unsigned i = 0; i < d->nmodules; i++) {
+        const struct boot_file *m = boot_file(d->modules[i].file);
+        if (!m)
+            return ksnprintf(err, n, "module file '%s' is not in \\guests on the boot volume",
+                             d->modules[i].file), -1;
+        req.mods[i] = (struct load_file){m->name, m->data, m->size, d->modules[i].args};
+    }
+    struct guest_ram ram = {vm->ram, vm->ram_size};
+    char why[128];
+    if (loader_load(&ram, &req, lr, why, sizeof(why)) != 0)
+        return ksnprintf(err, n, "kernel '%s' refused: %s", d->kernel, why), -1;
+    return 0;
+}
+
+int vm_start(struct vm *vm, char *err, size_t n)
+{
+    const struct hv_backend *b = hv();
+    if (!b)
+        return ksnprintf(err, n, "no hardware virtualization: %s", hv_error()), -1;
+    if (vm->state == VM_RUNNING || vm->state == VM_PAUSED)
+        return ksnprintf(err, n, "'%s' is already %s", vm->name, vm_state_name(vm->state)), -1;
+    const struct cfg_vm *d = vm->def;
+    if (!vm->log && !(vm->log = page_alloc(VM_LOG_SIZE / PAGE_SIZE, 0)))
+        return ksnprintf(err, n, "out of memory for the guest's log"), -1;
+    vm->ram_size = d->memory;
+    vm->ram = page_alloc(d->memory / PAGE_SIZE, MiB(2));
+    if (!vm->ram) {
+        struct mem_stats ms;
+        mem_get_stats(&ms);
+        return fail(vm, err, n, "not enough free memory for %lu MiB (largest free range %lu MiB)",
+                    d->memory >> 20, ms.largest >> 20);
+    }
+    struct load_result lr;
+    if (load_kernel(vm, &lr, err, n) != 0)
+        return fail(vm, err, n, "%s", err);
+    if (b->vm_create(vm) != 0)
+        return fail(vm, err, n, "out of memory for nested page tables");
+    memset(vm->exits, 0, sizeof(vm->exits));
+    vm->io_unhandled = 0;
+    vm->nvcpus = d->vcpus;
+    struct vcpu_state st;
+    boot_state(&st, &lr);
+    for (unsigned i = 0; i < d->vcpus; i++) {
+        struct vcpu *v = page_alloc(1, 0);
+        if (!v)
+            return fail(vm, err, n, "out of memory for vCPU %u", i);
+        v->vm = vm;
+        v->id = i;
+        vm->vcpus[i] = v;
+        if (b->vcpu_create(v) != 0)
+            return fail(vm, err, n, "cannot create vCPU %u", i);
+        b->set_state(v, &st);
+        /* Application processors wait for a start-up IPI that nothing
+         * sends yet (no guest APIC): they stay halted. */
+        v->halted = i != 0;
+    }
+    uart_dev_attach(vm);
+    debugexit_attach(vm);
+    vm->log_len = 0;
+    vm->exit_code = -1;
+    vm->reason[0] = 0;
+    vm->have_regs = false;
+    vm->run_ns = 0;
+    vm->state = VM_RUNNING;
+    return 0;
+}
+
+void vm_stop(struct vm *vm)
+{
+    if (vm->state == VM_RUNNING || vm->state == VM_PAUSED) {
+        teardown(vm);
+        vm->state = VM_STOPPED;
+        ksnprintf(vm->reason, sizeof(vm->reason), "stopped from the console");
+    }
+}
+
+/* The guest ended itself (debug-exit port): tell the operator, free it. */
+void vm_exited(struct vm *vm)
+{
+    kprintf("\nvm %s: %s\n", vm->name, vm->reason);
+    teardown(vm);
+}
+
+void vm_crash(struct vm *vm, struct vcpu *v, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    kvsnprintf(vm->reason, sizeof(vm->reason), fmt, ap);
+    va_end(ap);
+    if (v) {
+        hv()->get_state(v, &vm->regs);
+        vm->have_regs = true;
+    }
+    vm->state = VM_CRASHED;
+    kprintf("\nvm %s: stopped: %s (RIP 0x%lx); 'vm info %s' shows the registers\n", vm->name,
+            vm->reason, vm->have_regs ? vm->regs.rip : 0, vm->name);
+    teardown(vm);
+}
