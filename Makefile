@@ -95,6 +95,14 @@ $(BUILD)/hopvm.img: $(BUILD)/hopvm.efi config/hopvm.cfg tools/mkimage $(GUEST_FI
 
 image: $(BUILD)/hopvm.img
 
+# The system tests' image: the test guests with test-sized arguments, plus
+# broken kernels (tools/make-bad-guests) that must be refused cleanly.
+BAD_GUESTS := $(addprefix $(BUILD)/bad-guests/,truncated.elf badmagic.elf outside.elf toobig.elf)
+$(BAD_GUESTS) &: tools/make-bad-guests $(BUILD)/guests/hello.elf $(BUILD)/guests/compute.elf
+	$(Q)tools/make-bad-guests $(BUILD)/guests/hello.elf $(BUILD)/guests/compute.elf $(BUILD)/bad-guests
+$(BUILD)/test.img: $(BUILD)/hopvm.efi tests/system/hopvm-test.cfg tools/mkimage $(GUEST_FILES) $(BAD_GUESTS)
+	tools/mkimage $@ $(BUILD)/hopvm.efi tests/system/hopvm-test.cfg $(GUEST_FILES) $(BAD_GUESTS)
+
 # Boots the image in QEMU (TCG, AMD SVM + NPT) with the console on this
 # terminal. Ctrl-A X quits QEMU; `poweroff` at the prompt does too.
 run: $(BUILD)/hopvm.img
@@ -148,7 +156,7 @@ fuzz: $(FUZZ_BINS)
 # --- everything -------------------------------------------------------------
 # One command, one summary line: pytest runs the unit binaries, a bounded
 # fuzz pass of each target, and the system tests that boot hopvm in QEMU.
-test: $(BUILD)/hopvm.img $(UNIT_BINS) $(FUZZ_BINS) $(GUEST_FILES)
+test: $(BUILD)/hopvm.img $(BUILD)/test.img $(UNIT_BINS) $(FUZZ_BINS) $(GUEST_FILES)
 	HOPVM_BUILD=$(abspath $(BUILD)) FUZZ_RUNS=$(FUZZ_RUNS) $(PYTHON) -m pytest -v tests
 
 setup:

@@ -9,6 +9,7 @@ import pathlib
 import re
 import shutil
 import subprocess
+import time
 
 import pexpect
 import pytest
@@ -55,13 +56,33 @@ class HopVM:
     def wait_prompt(self, timeout=BOOT_TIMEOUT):
         self.p.expect_exact(PROMPT, timeout=timeout)
 
-    def cmd(self, line, timeout=30):
-        """Types a line, returns what hopvm printed before the next prompt."""
+    def cmd(self, line, timeout=30, echo=True):
+        """Types a line, returns what hopvm printed before the next prompt.
+
+        With echo=True the typed line's echo is awaited first, so a prompt
+        redrawn by an earlier asynchronous message is never mistaken for
+        this command's end. Lines with editing keys pass echo=False."""
         self.p.send(line + "\r")
+        if echo:
+            # The pty may turn hopvm's CR LF into CR CR LF.
+            self.p.expect(re.escape(line.encode()) + rb"\r+\n", timeout=timeout)
         self.p.expect_exact(PROMPT, timeout=timeout)
         out = ANSI.sub("", self.p.before.decode(errors="replace")).replace("\r", "")
+        if echo:
+            return out
         # The first line is the echo of what was typed.
         return out.split("\n", 1)[1] if "\n" in out else ""
+
+    def log_until(self, name, pattern, timeout=60):
+        """Polls `vm log NAME` until pattern appears; returns the match."""
+        deadline = time.monotonic() + timeout
+        while True:
+            m = re.search(pattern, self.cmd(f"vm log {name}"))
+            if m:
+                return m
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{pattern!r} not in the log of {name} after {timeout} s")
+            time.sleep(0.5)
 
     def expect(self, pattern, timeout=30):
         return self.p.expect(pattern, timeout=timeout)
@@ -111,7 +132,8 @@ def hopvm(request):
 @pytest.fixture(scope="module")
 def shared_hopvm(request):
     """One booted hopvm shared by the read-only console tests of a module."""
-    vm = HopVM(request.module.__name__.rsplit(".", 1)[-1])
+    image = getattr(request.module, "IMAGE", None)
+    vm = HopVM(request.module.__name__.rsplit(".", 1)[-1], image=image)
     vm.wait_prompt()
     vm.failed = False
     yield vm

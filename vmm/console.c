@@ -85,6 +85,22 @@ void console_guest_stopped(struct vm *vm)
         detach("guest stopped");
 }
 
+void console_notify(const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    kvsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    /* Erase the prompt line, print the news, redraw what was being typed. */
+    kprintf("\r\x1b[K%s\n", msg);
+    if (!attached) {
+        kprintf("%s%s", CONSOLE_PROMPT, le.buf);
+        for (size_t i = le.cur; i < le.len; i++)
+            uart_putc('\b');
+    }
+}
+
 bool console_service(void)
 {
     char line[LE_MAX];

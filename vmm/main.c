@@ -105,6 +105,7 @@ __attribute__((noreturn)) static void core_main(void *arg)
     load_config(bi);
     host_cmds_register();
     vm_cmds_register();
+    bench_cmds_register();
     autostart();
     kprintf("ready. Type 'help' for commands.\n");
     host_loop();

@@ -146,8 +146,6 @@ int vm_start(struct vm *vm, char *err, size_t n)
     if (vm->state == VM_RUNNING || vm->state == VM_PAUSED)
         return ksnprintf(err, n, "'%s' is already %s", vm->name, vm_state_name(vm->state)), -1;
     const struct cfg_vm *d = vm->def;
-    if (!vm->log && !(vm->log = page_alloc(VM_LOG_SIZE / PAGE_SIZE, 0)))
-        return ksnprintf(err, n, "out of memory for the guest's log"), -1;
     vm->ram_size = d->memory;
     vm->ram = page_alloc(d->memory / PAGE_SIZE, MiB(2));
     if (!vm->ram) {
@@ -180,6 +178,10 @@ int vm_start(struct vm *vm, char *err, size_t n)
          * sends yet (no guest APIC): they stay halted. */
         v->halted = i != 0;
     }
+    /* The log outlives the run (`vm log` after a crash); a refused start
+     * allocates none. */
+    if (!vm->log && !(vm->log = page_alloc(VM_LOG_SIZE / PAGE_SIZE, 0)))
+        return fail(vm, err, n, "out of memory for the guest's log");
     uart_dev_attach(vm);
     debugexit_attach(vm);
     vm->log_len = 0;
@@ -203,8 +205,8 @@ void vm_stop(struct vm *vm)
 /* The guest ended itself (debug-exit port): tell the operator, free it. */
 void vm_exited(struct vm *vm)
 {
-    kprintf("\nvm %s: %s\n", vm->name, vm->reason);
     teardown(vm);
+    console_notify("vm %s: %s", vm->name, vm->reason);
 }
 
 void vm_crash(struct vm *vm, struct vcpu *v, const char *fmt, ...)
@@ -218,7 +220,7 @@ void vm_crash(struct vm *vm, struct vcpu *v, const char *fmt, ...)
         vm->have_regs = true;
     }
     vm->state = VM_CRASHED;
-    kprintf("\nvm %s: stopped: %s (RIP 0x%lx); 'vm info %s' shows the registers\n", vm->name,
-            vm->reason, vm->have_regs ? vm->regs.rip : 0, vm->name);
     teardown(vm);
+    console_notify("vm %s: stopped: %s (RIP 0x%lx); 'vm info %s' shows the registers", vm->name,
+                   vm->reason, vm->have_regs ? vm->regs.rip : 0, vm->name);
 }

@@ -40,5 +40,6 @@ void cmd_print_usage(const struct cmd *c);
 /* Registration functions of the modules that own commands. */
 void host_cmds_register(void);
 void vm_cmds_register(void);
+void bench_cmds_register(void);
 
 #endif

@@ -20,6 +20,9 @@ bool console_input_pending(void);
 void console_attach(struct vm *vm);
 /* A byte the guest wrote to its UART: shown live when attached. */
 void console_guest_output(struct vm *vm, char c);
+/* An asynchronous message (a guest stopped, ...): printed on its own line
+ * and the prompt with the half-typed line redrawn below it. */
+void console_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The guest stopped: leave it if attached. */
 void console_guest_stopped(struct vm *vm);
 

@@ -1,14 +1,48 @@
-/* crash: triple-faults on purpose. An empty IDT makes INT3 a #GP, the #GP
- * a #DF and the #DF a shutdown (SDM Vol.3A 6.15, interrupt 8). */
+/* crash: misbehaves on purpose.
+ *   (default)  triple-faults: an empty IDT makes INT3 a #GP, the #GP a #DF
+ *              and the #DF a shutdown (SDM Vol.3A 6.15, interrupt 8);
+ *   mode=1     executes VMRUN, which must raise #UD in a guest (hopvm
+ *              intercepts it, APM 15.5); a #UD handler reports it, exit 6;
+ *   mode=2     reads guest-physical memory far beyond its RAM. */
 #include "rt.h"
+
+struct __attribute__((packed)) idt_gate32 {
+    uint16_t off_lo, sel;
+    uint8_t zero, type;
+    uint16_t off_hi;
+};
+static struct idt_gate32 idt[32];
+
+void ud_handler(void);
+__asm__(".globl ud_handler\nud_handler:\n"
+        "  push $ud_msg\n  call puts_serial\n  push $6\n  call guest_exit\n"
+        ".section .rodata\nud_msg: .asciz \"crash: VMRUN raised #UD\\n\"\n.text\n");
 
 void guest_main(uint32_t magic, const struct mb_info *mbi)
 {
     (void)magic;
-    (void)mbi;
+    uint64_t mode = cmdline_num(mbi, "mode", 0);
+    if (mode == 1) {
+        uint16_t cs;
+        __asm__ volatile("mov %%cs, %0" : "=r"(cs));
+        uintptr_t h = (uintptr_t)ud_handler;
+        idt[6] = (struct idt_gate32){(uint16_t)h, cs, 0, 0x8e, (uint16_t)(h >> 16)};
+        struct __attribute__((packed)) { uint16_t limit; uint32_t base; } d = {sizeof(idt) - 1, (uint32_t)(uintptr_t)idt};
+        __asm__ volatile("lidt %0" ::"m"(d));
+        printf("crash: trying VMRUN\n");
+        __asm__ volatile("vmrun" ::"a"(0));
+        printf("crash: VMRUN did not fault?!\n");
+        guest_exit(1);
+    }
+    if (mode == 2) {
+        printf("crash: reading 0xe0000000\n");
+        volatile uint32_t *p = (volatile uint32_t *)0xe0000000u;
+        printf("crash: read 0x%x?!\n", *p);
+        guest_exit(1);
+    }
     printf("crash: about to triple-fault\n");
-    struct __attribute__((packed)) { uint16_t limit; uint32_t base; } idt = {0, 0};
-    __asm__ volatile("lidt %0; int3" ::"m"(idt));
+    struct __attribute__((packed)) { uint16_t limit; uint32_t base; } empty = {0, 0};
+    __asm__ volatile("lidt %0; int3" ::"m"(empty));
     printf("crash: still alive?!\n");
     guest_exit(1);
 }

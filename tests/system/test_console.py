@@ -16,7 +16,8 @@ def test_boot_reaches_prompt(console):
 
 def test_help_lists_every_command(console):
     out = console.cmd("help")
-    for name in ("help", "version", "cpu", "mem", "uptime", "reboot", "poweroff", "crash"):
+    for name in ("help", "version", "cpu", "mem", "uptime", "reboot", "poweroff", "crash", "vm",
+                 "console", "bench"):
         assert re.search(rf"^\s+{name}\b", out, re.M), f"{name} missing from help:\n{out}"
 
 
@@ -91,12 +92,12 @@ def test_bad_arguments_print_error_and_usage(console):
 
 def test_line_editing(console):
     # Backspace fixes a typo; Ctrl-U drops a line; Up recalls history.
-    assert "usage: mem [map]" in console.cmd("help mxx\x7f\x7fem")
-    assert "vendor:" in console.cmd("garbage\x15cpu")
+    assert "usage: mem [map]" in console.cmd("help mxx\x7f\x7fem", echo=False)
+    assert "vendor:" in console.cmd("garbage\x15cpu", echo=False)
     console.cmd("version")
-    assert "hopvm" in console.cmd("\x1b[A")
+    assert "hopvm" in console.cmd("\x1b[A", echo=False)
     # Newest first: version (recalled lines are not stored twice), cpu, help mem.
-    assert "usage: mem [map]" in console.cmd("\x1b[A\x1b[A\x1b[A")
+    assert "usage: mem [map]" in console.cmd("\x1b[A\x1b[A\x1b[A", echo=False)
 
 
 def test_empty_line_just_prompts(console):

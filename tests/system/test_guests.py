@@ -1,0 +1,196 @@
+"""Guests on AMD-V (QEMU TCG, SVM + NPT): every test guest, two at once with
+the console answering, crash isolation, and broken kernel files. One boot of
+build/test.img (tests/system/hopvm-test.cfg) serves the module."""
+import re
+import time
+
+import pexpect
+
+from conftest import BUILD, PROMPT
+
+IMAGE = BUILD / "test.img"
+
+
+def info(console, name):
+    return console.cmd(f"vm info {name}")
+
+
+def state(console, name):
+    return re.search(r"^state:\s+(\w+)", info(console, name), re.M).group(1)
+
+
+def counter_values(console, name):
+    return [int(x) for x in re.findall(r"^counter (\d+)", console.cmd(f"vm log {name}"), re.M)]
+
+
+def test_vm_list_shows_the_configured_guests(console):
+    out = console.cmd("vm list")
+    for name in ("hello", "counter", "memtouch", "exitstorm", "crash", "compute"):
+        assert re.search(rf"^{name}\s+stopped\s+\d+ MiB\s+1\s+0\s+{name}\.elf", out, re.M), out
+
+
+def test_hello_multiboot(console):
+    assert "vm hello: started (16 MiB, 1 vCPU)" in console.cmd("vm start hello")
+    console.expect(r"vm hello: exited with code 0 \(debug-exit port\)")
+    log = console.cmd("vm log hello")
+    assert "Hello from a hopvm guest!" in log
+    assert "hello: cmdline 'greeting=hi from the tests'" in log
+    assert "hello: memory lower 639 KiB, upper 15360 KiB" in log
+    assert "hello: mmap 00100000-00ffffff type 1" in log
+    assert re.search(r"hello: module 0 'counter\.elf first module' \d+ bytes", log)
+    assert re.search(r"hello: module 1 'crash\.elf' \d+ bytes", log)
+    assert "hello: unclaimed port 0x80 reads 0xff" in log  # unclaimed ports float high
+    assert "hello: hypervisor 'hopvm' max leaf 0x40000010" in log
+    out = info(console, "hello")
+    assert "exit code: 0" in out and re.search(r"state:\s+exited", out)
+    assert re.search(r"unclaimed port I/O: 1$", out, re.M)
+    # A finished guest starts again from scratch.
+    console.cmd("vm start hello")
+    console.expect(r"vm hello: exited with code 0")
+
+
+def test_exitstorm_counts_exits(console):
+    console.cmd("vm start exitstorm")
+    console.expect(r"vm exitstorm: exited with code 0", timeout=60)
+    assert "exitstorm: 40000 exits done" in console.cmd("vm log exitstorm")
+    out = info(console, "exitstorm")
+    io = int(re.search(r"io (\d+)", out).group(1))
+    cpuid = int(re.search(r"cpuid (\d+)", out).group(1))
+    assert io >= 20000 and cpuid >= 20000, out
+    assert "unclaimed port I/O: 20000" in out
+
+
+def test_compute_elf64_long_mode(console):
+    console.cmd("vm start compute")
+    console.expect(r"vm compute: exited with code 0", timeout=60)
+    log = console.cmd("vm log compute")
+    assert "compute: long mode, magic 0x2badb002" in log
+    assert re.search(r"compute: 1000000 iterations in \d+ cycles", log)
+
+
+def test_two_guests_at_once_and_console_answers(console):
+    console.cmd("vm start counter")
+    console.cmd("vm start counter2")
+    time.sleep(3)
+    # The console answers promptly while both spin.
+    t0 = time.monotonic()
+    out = console.cmd("vm list")
+    assert time.monotonic() - t0 < 5
+    assert re.search(r"^counter\s+running", out, re.M) and re.search(r"^counter2\s+running", out, re.M)
+    a, b = counter_values(console, "counter"), counter_values(console, "counter2")
+    assert len(a) >= 10 and len(b) >= 10, (a[-3:], b[-3:])
+    assert a == list(range(len(a))) and b == list(range(len(b)))  # no gaps, no repeats
+    # Pause freezes one guest; the other keeps counting; resume continues.
+    console.cmd("vm pause counter")
+    frozen = counter_values(console, "counter")
+    before2 = len(counter_values(console, "counter2"))
+    time.sleep(1.5)
+    assert counter_values(console, "counter") == frozen
+    assert len(counter_values(console, "counter2")) > before2
+    assert state(console, "counter") == "paused"
+    console.cmd("vm resume counter")
+    time.sleep(1.5)
+    assert len(counter_values(console, "counter")) > len(frozen)
+    assert "vm counter2: stopped" in console.cmd("vm stop counter2")
+    assert state(console, "counter2") == "stopped"
+
+
+def test_console_attach_and_detach(console):
+    if state(console, "counter") != "running":
+        console.cmd("vm start counter")
+    console.p.send("console counter\r")
+    try:
+        console.expect(r"\[attached to counter; Ctrl-\] returns to hopvm\]")
+        # The guest's own lines stream to the terminal while attached.
+        console.expect(r"counter (\d+)\r+\n")
+        first = int(console.p.match.group(1))
+        console.expect(r"counter (\d+)\r+\n")
+        assert int(console.p.match.group(1)) == first + 1
+    finally:
+        console.p.send("\x1d")
+    console.expect(r"\[detached: back to hopvm\]")
+    console.p.expect_exact(PROMPT)
+    assert "hopvm" in console.cmd("version")
+
+
+def test_memtouch_verifies_its_pages(console):
+    console.cmd("vm start memtouch")
+    m = console.log_until("memtouch", r"memtouch: pass 1 verified 8 MiB checksum [0-9a-f]{8} (\w+)", timeout=90)
+    assert m.group(1) == "ok"
+    assert "BAD" not in console.cmd("vm log memtouch")
+    console.cmd("vm stop memtouch")
+
+
+def test_triple_fault_stops_only_that_guest(console):
+    if state(console, "counter") != "running":
+        console.cmd("vm start counter")
+    console.cmd("vm start crash")
+    console.expect(r"vm crash: stopped: triple fault \(shutdown\) \(RIP 0x[0-9a-f]+\)")
+    out = info(console, "crash")
+    assert re.search(r"state:\s+crashed \(triple fault", out)
+    assert "registers when it stopped:" in out and re.search(r"RIP=0000000000[0-9a-f]{6}", out)
+    assert "IDTR base=0000000000000000 limit=0000" in out  # the empty IDT that caused it
+    # The neighbour keeps counting, the host keeps answering.
+    n = len(counter_values(console, "counter"))
+    time.sleep(1.5)
+    assert len(counter_values(console, "counter")) > n
+    assert state(console, "counter") == "running"
+    assert "hopvm" in console.cmd("version")
+
+
+def test_guest_vmrun_gets_ud(console):
+    console.cmd("vm start vmrun")
+    console.expect(r"vm vmrun: exited with code 6")
+    assert "crash: VMRUN raised #UD" in console.cmd("vm log vmrun")
+
+
+def test_access_outside_guest_memory_stops_it(console):
+    console.cmd("vm start stray")
+    console.expect(r"vm stray: stopped: access outside its memory: read at guest-physical 0xe0000000")
+    assert state(console, "stray") == "crashed"
+    assert state(console, "counter") == "running"
+
+
+def test_bad_kernel_files_are_refused(console):
+    cases = {
+        "truncated": "kernel 'truncated.elf' refused: segment 0 data runs past the end of the file (truncated?)",
+        "badmagic": "kernel 'badmagic.elf' refused: unknown kernel format",
+        "outside": "kernel 'outside.elf' refused: segment 0x40000000-0x40000100 is outside guest RAM (16 MiB)",
+        "toobig": "kernel 'toobig.elf' refused: kernel file of",
+        "missing": "kernel file 'nosuchfile.elf' is not in \\guests on the boot volume",
+        "huge": "not enough free memory for 61440 MiB",
+    }
+    before = console.cmd("mem")
+    free_before = re.search(r"free:\s+(\S+ \w+)", before).group(1)
+    for name, want in cases.items():
+        out = console.cmd(f"vm start {name}")
+        assert out.startswith(f"error: vm start {name}: "), out
+        assert want in out, out
+        assert len(out.strip().splitlines()) == 1, out
+        assert state(console, name) == "stopped"
+    # Nothing leaked: every refused start gave its memory back.
+    assert re.search(r"free:\s+(\S+ \w+)", console.cmd("mem")).group(1) == free_before
+    assert state(console, "counter") == "running"
+
+
+def test_vm_command_errors(console):
+    assert "error: vm needs a subcommand" in console.cmd("vm")
+    assert "error: unknown subcommand 'vm frob'" in console.cmd("vm frob")
+    assert "error: vm start takes one guest name" in console.cmd("vm start")
+    assert "error: no guest named 'nosuch'" in console.cmd("vm start nosuch")
+    assert "error: vm start counter: 'counter' is already running" in console.cmd("vm start counter")
+    assert "error: 'hello' is exited already" in console.cmd("vm stop hello")
+    assert "error: 'hello' is exited, not running" in console.cmd("vm pause hello")
+    assert "error: 'counter' is running, not paused" in console.cmd("vm resume counter")
+    assert "error: no guest named 'nosuch'" in console.cmd("console nosuch")
+    assert "error: 'hello' is exited; start it first" in console.cmd("console hello")
+    assert "usage: vm list | start|pause|resume|stop|info|log NAME" in console.cmd("vm list extra")
+
+
+def test_stop_frees_memory(console):
+    console.cmd("vm stop counter")
+    assert state(console, "counter") == "stopped"
+    out = console.cmd("mem")
+    used = re.search(r"used by hopvm:\s+(\S+) (\w+)", out)
+    # Only host structures remain: guest RAM (16+ MiB each) is back.
+    assert used.group(2) in ("KiB", "MiB") and (used.group(2) == "KiB" or float(used.group(1)) < 4), out
