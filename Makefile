@@ -121,6 +121,7 @@ UNIT_DEPS_test_cmd      := vmm/args.c vmm/cmd.c
 UNIT_DEPS_test_config   := vmm/config.c
 UNIT_DEPS_test_aml      := drivers/acpi_aml.c
 UNIT_DEPS_test_loader   := vmm/loader.c vmm/multiboot.c
+UNIT_DEPS_test_insn     := vmm/insn.c
 UNIT_TESTS := $(notdir $(basename $(wildcard tests/unit/test_*.c)))
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/unit/%)
 
@@ -138,6 +139,7 @@ FUZZ_DEPS_fuzz_args     := vmm/args.c
 FUZZ_DEPS_fuzz_lineedit := vmm/lineedit.c
 FUZZ_DEPS_fuzz_aml      := drivers/acpi_aml.c
 FUZZ_DEPS_fuzz_loader   := vmm/loader.c vmm/multiboot.c
+FUZZ_DEPS_fuzz_insn     := vmm/insn.c
 FUZZ_TARGETS := $(notdir $(basename $(wildcard tests/fuzz/fuzz_*.c)))
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
 FUZZ_RUNS    ?= 20000

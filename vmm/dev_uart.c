@@ -4,9 +4,11 @@
  * the guests we run poll LSR, and hopvm has no guest interrupt controller. */
 #include <hopvm/console.h>
 #include <hopvm/lib.h>
+#include <hopvm/mmio.h>
 #include <hopvm/vm.h>
 
 #define GUEST_COM1 0x3f8
+#define GUEST_UART_MMIO 0xfeb00000ull
 #define UART_REGS 8
 enum { RBR_THR = 0, IER = 1, IIR_FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7 };
 #define LCR_DLAB 0x80
@@ -89,8 +91,19 @@ static bool uart_io(struct vm *vm, void *ctx, uint16_t port, unsigned size, bool
     return true;
 }
 
+/* The same UART as an MMIO 8250 with byte-wide registers, for kernels
+ * that drive one (Linux: earlycon=uart8250,mmio,0xfeb00000). */
+static void uart_mmio(struct vm *vm, void *ctx, uint64_t off, unsigned size, bool write, uint64_t *val)
+{
+    uint32_t v = (uint32_t)*val;
+    uart_io(vm, ctx, (uint16_t)(GUEST_COM1 + off), size, write, &v);
+    if (!write)
+        *val = v;
+}
+
 void uart_dev_attach(struct vm *vm)
 {
     memset(&vm->uart, 0, sizeof(vm->uart));
     io_register(vm, GUEST_COM1, UART_REGS, uart_io, NULL, "uart");
+    mmio_register(vm, GUEST_UART_MMIO, UART_REGS, uart_mmio, NULL, "uart-mmio");
 }

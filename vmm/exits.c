@@ -2,7 +2,9 @@
  * named reason (the Jailhouse pattern: each handler returns false when the
  * guest cannot go on, and one fatal path records why). */
 #include <hopvm/hv.h>
+#include <hopvm/guest_mem.h>
 #include <hopvm/lib.h>
+#include <hopvm/mmio.h>
 #include <hopvm/vm.h>
 
 #define HYPERCALL_ENOSYS ((uint64_t)-38) /* unknown call, as KVM answers */
@@ -46,12 +48,59 @@ static void set_acc(struct vcpu *v, unsigned size, uint32_t val)
         *rax = (*rax & ~0xffull) | (val & 0xff);
 }
 
+#define STRING_IO_BATCH 4096 /* elements per exit; REP resumes where it stopped */
+#define RFLAGS_DF (1ull << 10)
+
+static const struct seg_state *seg_by_index(const struct vcpu_state *s, unsigned i)
+{
+    const struct seg_state *segs[6] = {&s->es, &s->cs, &s->ss, &s->ds, &s->fs, &s->gs};
+    return segs[i < 6 ? i : 3];
+}
+
+/* INS/OUTS, with or without REP (SDM Vol.2A INS, OUTS): each element goes
+ * through the device; RSI/RDI move by the element size in the direction of
+ * RFLAGS.DF; RCX counts down under REP. */
+static bool handle_string_io(struct vcpu *v, struct vm_exit *e)
+{
+    struct vcpu_state s;
+    hv()->get_state(v, &s);
+    unsigned size = e->u.io.size;
+    unsigned asz = e->u.io.addr_size;
+    if (!asz) /* not reported: the mode's default (no 67h prefix assumed) */
+        asz = ((s.efer & EFER_LMA) && (s.cs.attr & SEG_ATTR_L)) ? 8 : (s.cs.attr & SEG_ATTR_DB) ? 4 : 2;
+    uint64_t amask = asz == 8 ? ~0ull : asz == 4 ? 0xffffffffull : 0xffffull;
+    uint64_t *cnt = &v->gpr[GPR_RCX];
+    uint64_t *ptr = &v->gpr[e->u.io.in ? GPR_RDI : GPR_RSI];
+    /* INS always writes ES:RDI; OUTS reads DS:RSI or its override. */
+    const struct seg_state *seg = e->u.io.in ? &s.es : seg_by_index(&s, e->u.io.seg);
+    uint64_t base = (s.efer & EFER_LMA) && (s.cs.attr & SEG_ATTR_L) && seg != &s.fs && seg != &s.gs ? 0 : seg->base;
+    int64_t step = (v->rflags & RFLAGS_DF) ? -(int64_t)size : (int64_t)size;
+    uint64_t todo = e->u.io.rep ? (*cnt & amask) : 1;
+    for (uint64_t k = 0; k < todo && k < STRING_IO_BATCH; k++) {
+        uint32_t val = 0;
+        uint64_t la = base + (*ptr & amask);
+        if (e->u.io.in) {
+            io_dispatch(v->vm, e->u.io.port, size, false, &val);
+            if (guest_write(v, &s, la, &val, size) != 0)
+                return true; /* #PF injected; RIP stays on the instruction */
+        } else {
+            if (guest_read(v, &s, la, &val, size) != 0)
+                return true;
+            io_dispatch(v->vm, e->u.io.port, size, true, &val);
+        }
+        *ptr = (*ptr & ~amask) | ((*ptr + (uint64_t)step) & amask);
+        if (e->u.io.rep)
+            *cnt = (*cnt & ~amask) | ((*cnt - 1) & amask);
+    }
+    if (e->u.io.rep && (*cnt & amask))
+        return true; /* not done: re-execute the instruction for the rest */
+    return skip(v, e);
+}
+
 static bool handle_io(struct vcpu *v, struct vm_exit *e)
 {
-    if (e->u.io.string) {
-        v->fail = "string I/O (INS/OUTS) is not emulated";
-        return false;
-    }
+    if (e->u.io.string)
+        return handle_string_io(v, e);
     uint32_t mask = 0xffffffffu >> (32 - 8 * e->u.io.size);
     uint32_t val = e->u.io.in ? 0 : (uint32_t)v->gpr[GPR_RAX] & mask;
     io_dispatch(v->vm, e->u.io.port, e->u.io.size, !e->u.io.in, &val);
@@ -110,8 +159,15 @@ static bool handle_shutdown(struct vcpu *v, struct vm_exit *e)
 
 static bool handle_mmio(struct vcpu *v, struct vm_exit *e)
 {
-    /* No MMIO devices are emulated: anything outside guest RAM is a stray
-     * access, and the guest stops rather than read garbage. */
+    const char *err;
+    if (mmio_handle(v, e->u.mmio.gpa, &err))
+        return true;
+    if (err) {
+        v->fail = err;
+        return false;
+    }
+    /* No device there: a stray access outside guest RAM. The guest stops
+     * rather than read garbage. */
     static char why[96];
     ksnprintf(why, sizeof(why), "access outside its memory: %s at guest-physical 0x%lx",
               e->u.mmio.fetch ? "fetch" : e->u.mmio.write ? "write" : "read", e->u.mmio.gpa);

@@ -69,6 +69,7 @@ static void teardown(struct vm *vm)
         page_free(vm->ram, vm->ram_size / PAGE_SIZE);
     vm->ram = NULL;
     vm->nio = 0;
+    vm->nmmio = 0;
     console_guest_stopped(vm);
 }
 

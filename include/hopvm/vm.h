@@ -34,6 +34,8 @@ struct vm_exit {
         struct {
             uint16_t port;
             uint8_t size;  /* 1, 2 or 4 */
+            uint8_t addr_size; /* string I/O: 2, 4 or 8 */
+            uint8_t seg;   /* string I/O source segment (OUTS): 0 ES .. 5 GS */
             bool in, string, rep;
         } io;
         struct {
@@ -53,6 +55,15 @@ struct vm;
 struct vcpu;
 
 typedef bool (*io_fn)(struct vm *vm, void *ctx, uint16_t port, unsigned size, bool write, uint32_t *val);
+typedef void (*mmio_fn)(struct vm *vm, void *ctx, uint64_t offset, unsigned size, bool write, uint64_t *val);
+
+struct mmio_range {
+    uint64_t base, len;
+    mmio_fn fn;
+    void *ctx;
+    const char *name;
+};
+#define VM_MAX_MMIO 8
 
 struct io_range {
     uint16_t base, len;
@@ -92,6 +103,8 @@ struct vm {
     struct io_range io[VM_MAX_IO];
     unsigned nio;
     uint64_t io_unhandled;
+    struct mmio_range mmio[VM_MAX_MMIO];
+    unsigned nmmio;
     struct uart_dev uart;
     char *log;                /* VM_LOG_SIZE ring of guest serial output */
     uint64_t log_len;         /* bytes ever written */

@@ -8,6 +8,12 @@ void guest_main(uint32_t magic, const struct mb_info *mbi)
 {
     uint64_t iters = cmdline_num(mbi, "iters", 20000000);
     printf("compute: long mode, magic 0x%x, cmdline '%s'\n", magic, cmdline(mbi));
+    /* A 64-bit MMIO store with a REX-extended register (44 88 xx). */
+    volatile uint8_t *mmio = (volatile uint8_t *)0xfeb00000ull;
+    for (const char *p = "compute: MMIO from long mode\r\n"; *p; p++) {
+        register uint8_t c __asm__("r9") = (uint8_t)*p;
+        __asm__ volatile("movb %b0, (%1)" ::"r"(c), "r"(mmio) : "memory");
+    }
     uint64_t t0 = rdtsc();
     uint64_t r = bench_loop(iters);
     uint64_t t1 = rdtsc();

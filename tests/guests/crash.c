@@ -3,7 +3,9 @@
  *              and the #DF a shutdown (SDM Vol.3A 6.15, interrupt 8);
  *   mode=1     executes VMRUN, which must raise #UD in a guest (hopvm
  *              intercepts it, APM 15.5); a #UD handler reports it, exit 6;
- *   mode=2     reads guest-physical memory far beyond its RAM. */
+ *   mode=2     reads guest-physical memory far beyond its RAM;
+ *   mode=3     not a crash: drives the UART through its MMIO window and
+ *              with string I/O (REP OUTSB), the paths hopvm must decode. */
 #include "rt.h"
 
 struct __attribute__((packed)) idt_gate32 {
@@ -33,6 +35,26 @@ void guest_main(uint32_t magic, const struct mb_info *mbi)
         __asm__ volatile("vmrun" ::"a"(0));
         printf("crash: VMRUN did not fault?!\n");
         guest_exit(1);
+    }
+    if (mode == 3) {
+        volatile uint8_t *mmio = (volatile uint8_t *)0xfeb00000u;
+        const char *msg = "crash: hello through the MMIO UART\r\n";
+        for (const char *p = msg; *p; p++) {
+            while (!(mmio[5] & 0x20)) /* LSR.THRE, a byte load (8A) */
+                ;
+            mmio[0] = (uint8_t)*p; /* a byte store (88) */
+        }
+        uint32_t lsr32 = *(volatile uint32_t *)(mmio + 5); /* 32-bit load (8B) */
+        uint32_t zx;
+        __asm__ volatile("movzbl (%1), %0" : "=r"(zx) : "r"(mmio + 7)); /* MOVZX from SCR */
+        *(volatile uint8_t *)(mmio + 7) = 0x5a; /* immediate store (C6) */
+        __asm__ volatile("movzbl (%1), %0" : "=r"(zx) : "r"(mmio + 7));
+        printf("crash: MMIO LSR 0x%x, SCR 0x%x\n", lsr32 & 0xff, zx);
+        static const char rep[] = "crash: hello through REP OUTSB\r\n";
+        const char *src = rep;
+        uint32_t count = sizeof(rep) - 1;
+        __asm__ volatile("cld; rep outsb" : "+S"(src), "+c"(count) : "d"(0x3f8) : "memory");
+        guest_exit(0);
     }
     if (mode == 2) {
         printf("crash: reading 0xe0000000\n");

@@ -65,6 +65,7 @@ def test_compute_elf64_long_mode(console):
     console.expect(r"vm compute: exited with code 0", timeout=60)
     log = console.cmd("vm log compute")
     assert "compute: long mode, magic 0x2badb002" in log
+    assert "compute: MMIO from long mode" in log  # REX-encoded MOV to the MMIO UART
     assert re.search(r"compute: 1000000 iterations in \d+ cycles", log)
 
 
@@ -142,6 +143,18 @@ def test_guest_vmrun_gets_ud(console):
     console.cmd("vm start vmrun")
     console.expect(r"vm vmrun: exited with code 6")
     assert "crash: VMRUN raised #UD" in console.cmd("vm log vmrun")
+
+
+def test_mmio_and_string_io(console):
+    # The UART's MMIO window exercises #NPF -> decode -> device; REP OUTSB
+    # exercises string I/O through the guest's memory.
+    console.cmd("vm start mmio")
+    console.expect(r"vm mmio: exited with code 0")
+    log = console.cmd("vm log mmio")
+    assert "crash: hello through the MMIO UART" in log
+    assert "crash: MMIO LSR 0x60, SCR 0x5a" in log  # byte, dword and MOVZX loads; imm store
+    assert "crash: hello through REP OUTSB" in log
+    assert re.search(r"npf/mmio \d+", info(console, "mmio"))
 
 
 def test_access_outside_guest_memory_stops_it(console):

@@ -293,6 +293,11 @@ static void decode(struct vcpu *v, const struct vmcb *vm, struct vm_exit *e)
         e->u.io.in = i & IOIO_IN;
         e->u.io.string = i & IOIO_STR;
         e->u.io.rep = i & IOIO_REP;
+        /* APM 15.10.2: address size in bits 7-9, segment in bits 10-12.
+         * QEMU's TCG leaves the size bits clear: 0 tells the core to
+         * derive it from the guest's mode. */
+        e->u.io.addr_size = (i & IOIO_A64) ? 8 : (i & IOIO_A32) ? 4 : (i & IOIO_A16) ? 2 : 0;
+        e->u.io.seg = (i >> IOIO_SEG_SHIFT) & 7;
         /* APM 15.10.2: EXITINFO2 holds the next RIP, with or without NRIPS. */
         e->insn_len = (uint8_t)(c->exitinfo2 - vm->save.rip);
         break;

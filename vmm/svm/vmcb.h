@@ -157,6 +157,10 @@ _Static_assert(offsetof(struct vmcb_save, g_pat) == 0x268, "VMCB layout");
 #define IOIO_SZ8            (1u << 4)
 #define IOIO_SZ16           (1u << 5)
 #define IOIO_SZ32           (1u << 6)
+#define IOIO_A16            (1u << 7)
+#define IOIO_A32            (1u << 8)
+#define IOIO_A64            (1u << 9)
+#define IOIO_SEG_SHIFT      10
 #define IOIO_PORT_SHIFT     16
 /* #NPF EXITINFO1 (APM 15.25.6): page-fault error code bits. */
 #define NPF_WRITE           (1ull << 1)
