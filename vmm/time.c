@@ -1,6 +1,6 @@
 /* TSC calibration. The TSC is the host's clock: cheap to read and, on the
  * hosts we target, invariant (CPUID.80000007H:EDX[8]). Its rate is measured
- * against an ACPI PM timer or HPET, whichever exists. */
+ * against the ACPI PM timer, else the HPET, else the 8254 PIT. */
 #include <hopvm/lib.h>
 #include <hopvm/time.h>
 #include <hopvm/x86.h>
@@ -31,8 +31,8 @@ static uint64_t measure(const struct refclock *rc, unsigned ms)
 int time_init(void)
 {
     struct refclock rc;
-    if (pmtimer_probe(&rc) != 0 && hpet_probe(&rc) != 0) {
-        kprintf("time: no ACPI PM timer or HPET; cannot calibrate the TSC\n");
+    if (pmtimer_probe(&rc) != 0 && hpet_probe(&rc) != 0 && pit_probe(&rc) != 0) {
+        kprintf("time: no ACPI PM timer, HPET or PIT; cannot calibrate the TSC\n");
         return -1;
     }
     uint64_t r[CALIBRATE_RUNS];

@@ -13,6 +13,7 @@ struct refclock {
 
 int pmtimer_probe(struct refclock *rc);   /* drivers/pmtimer.c */
 int hpet_probe(struct refclock *rc);      /* drivers/hpet.c */
+int pit_probe(struct refclock *rc);       /* drivers/pit.c */
 
 /* Calibrates the TSC against the best reference clock. Returns 0 or -1. */
 int time_init(void);
