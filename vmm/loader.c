@@ -2,43 +2,11 @@
  * page tables and GDT. Every offset and size read from the file is checked
  * against the file and against guest RAM before use; the file is whatever
  * somebody copied onto a USB stick. Fuzzed (tests/fuzz/fuzz_loader.c). */
+#include <hopvm/elf.h>
 #include <hopvm/lib.h>
 #include <hopvm/loader.h>
 #include "loader_internal.h"
 #include <stdbool.h>
-
-/* ELF-64 Object File Format 1.5 and the System V ABI (gABI) 4.1. */
-#define EI_CLASS 4
-#define EI_DATA 5
-#define ELFCLASS32 1
-#define ELFCLASS64 2
-#define ELFDATA2LSB 1
-#define ET_EXEC 2
-#define EM_386 3
-#define EM_X86_64 62
-#define PT_LOAD 1
-
-struct elf64_ehdr {
-    uint8_t ident[16];
-    uint16_t type, machine;
-    uint32_t version;
-    uint64_t entry, phoff, shoff;
-    uint32_t flags;
-    uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
-};
-struct elf64_phdr {
-    uint32_t type, flags;
-    uint64_t offset, vaddr, paddr, filesz, memsz, align;
-};
-struct elf32_ehdr {
-    uint8_t ident[16];
-    uint16_t type, machine;
-    uint32_t version, entry, phoff, shoff, flags;
-    uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
-};
-struct elf32_phdr {
-    uint32_t type, offset, vaddr, paddr, filesz, memsz, flags, align;
-};
 
 int load_fail(char *err, size_t n, const char *fmt, ...)
 {

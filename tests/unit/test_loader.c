@@ -1,6 +1,7 @@
 /* Kernel loading: synthetic ELF64 / ELF32+multiboot / a.out-kludge images,
  * every class of bad file, and the real test guests from the build. */
 #include "check.h"
+#include <hopvm/elf.h>
 #include <hopvm/lib.h>
 #include <hopvm/loader.h>
 #include <stdlib.h>
@@ -9,36 +10,14 @@
 static uint8_t *ram_buf;
 static char err[160];
 
-struct __attribute__((packed)) e64 {
-    uint8_t ident[16];
-    uint16_t type, machine;
-    uint32_t version;
-    uint64_t entry, phoff, shoff;
-    uint32_t flags;
-    uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
-};
-struct __attribute__((packed)) p64 {
-    uint32_t type, flags;
-    uint64_t offset, vaddr, paddr, filesz, memsz, align;
-};
-struct __attribute__((packed)) e32 {
-    uint8_t ident[16];
-    uint16_t type, machine;
-    uint32_t version, entry, phoff, shoff, flags;
-    uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
-};
-struct __attribute__((packed)) p32 {
-    uint32_t type, offset, vaddr, paddr, filesz, memsz, flags, align;
-};
-
 /* ELF64: one segment of 0x100 code bytes at 2 MiB, memsz 0x2000, entry +0x10. */
 static size_t make_elf64(uint8_t *f)
 {
     memset(f, 0, 0x200);
-    struct e64 h = {.type = 2, .machine = 62, .version = 1, .entry = 0x200010, .phoff = 64,
+    struct elf64_ehdr h = {.type = 2, .machine = 62, .version = 1, .entry = 0x200010, .phoff = 64,
                     .ehsize = 64, .phentsize = 56, .phnum = 1};
     memcpy(h.ident, "\177ELF\2\1\1", 7);
-    struct p64 p = {.type = 1, .offset = 0x100, .vaddr = 0x200000, .paddr = 0x200000,
+    struct elf64_phdr p = {.type = 1, .offset = 0x100, .vaddr = 0x200000, .paddr = 0x200000,
                     .filesz = 0x100, .memsz = 0x2000};
     memcpy(f, &h, sizeof(h));
     memcpy(f + 64, &p, sizeof(p));
@@ -50,10 +29,10 @@ static size_t make_elf64(uint8_t *f)
 static size_t make_mb32(uint8_t *f, uint32_t mbflags)
 {
     memset(f, 0, 0x300);
-    struct e32 h = {.type = 2, .machine = 3, .version = 1, .entry = 0x100000, .phoff = 52,
+    struct elf32_ehdr h = {.type = 2, .machine = 3, .version = 1, .entry = 0x100000, .phoff = 52,
                     .ehsize = 52, .phentsize = 32, .phnum = 1};
     memcpy(h.ident, "\177ELF\1\1\1", 7);
-    struct p32 p = {.type = 1, .offset = 0x100, .vaddr = 0x100000, .paddr = 0x100000,
+    struct elf32_phdr p = {.type = 1, .offset = 0x100, .vaddr = 0x100000, .paddr = 0x100000,
                     .filesz = 0x200, .memsz = 0x1000};
     memcpy(f, &h, sizeof(h));
     memcpy(f + 52, &p, sizeof(p));
