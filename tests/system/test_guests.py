@@ -107,6 +107,9 @@ def test_console_attach_and_detach(console):
         first = int(console.p.match.group(1))
         console.expect(r"counter (\d+)\r+\n")
         assert int(console.p.match.group(1)) == first + 1
+        # Keys reach the guest's UART.
+        console.p.send("k")
+        console.expect(r"counter: got key 'k'")
     finally:
         console.p.send("\x1d")
     console.expect(r"\[detached: back to hopvm\]")
