@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CFG_MAX_VMS     16
+#define CFG_MAX_VMS     32
 #define CFG_MAX_MODULES 4
 #define CFG_MAX_VCPUS   8
 #define CFG_NAME_MAX    32

@@ -125,6 +125,13 @@ def test_memtouch_verifies_its_pages(console):
     console.cmd("vm stop memtouch")
 
 
+def test_memtouch_across_4k_nested_pages(console):
+    console.cmd("vm start memtouch-odd")
+    m = console.log_until("memtouch-odd", r"memtouch: pass 1 verified 11 MiB checksum [0-9a-f]{8} (\w+)", timeout=90)
+    assert m.group(1) == "ok"
+    console.cmd("vm stop memtouch-odd")
+
+
 def test_triple_fault_stops_only_that_guest(console):
     if state(console, "counter") != "running":
         console.cmd("vm start counter")
