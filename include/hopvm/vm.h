@@ -148,6 +148,11 @@ void cpuid_policy(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t out[4]);
 bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val);
 bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val);
 
+/* vmm/fpu.c: guest x87/SSE state, swapped lazily between vCPUs. */
+void fpu_init(struct vcpu *v);
+void fpu_switch(struct vcpu *v);
+void fpu_forget(struct vcpu *v);
+
 /* vmm/sched.c */
 void vcpu_run_slice(struct vcpu *v);
 struct vcpu *sched_pick(void);

@@ -6,13 +6,12 @@
 #include <hopvm/hv.h>
 #include <hopvm/lib.h>
 #include <hopvm/mem.h>
+#include <hopvm/nested_pt.h>
 #include <hopvm/x86.h>
 #include "svm_internal.h"
 #include "vmcb.h"
 
 #define MAX_ASIDS 256
-#define FXSAVE_FCW_OFF 0
-#define FXSAVE_MXCSR_OFF 24
 
 struct svm_vcpu {
     struct vmcb *vmcb;
@@ -32,7 +31,6 @@ static uint8_t *iopm, *msrpm;          /* shared by all guests: one policy */
 static const struct vcpu *asid_owner[MAX_ASIDS]; /* who last ran with each ASID */
 static uint32_t asid_limit, asid_next = 1;
 static bool nrips, flush_by_asid;
-static struct vcpu *fpu_owner;
 
 static uint64_t pa(const void *p) { return (uint64_t)(uintptr_t)p; }
 static inline void clgi(void) { __asm__ volatile("clgi" ::: "memory"); }
@@ -99,7 +97,7 @@ static int svm_vm_create(struct vm *vm)
     if (!s)
         return -1;
     uint64_t large, small;
-    s->npt = npt_build(pa(vm->ram), vm->ram_size, &large, &small);
+    s->npt = nested_pt_build(pa(vm->ram), vm->ram_size, 0, &large, &small);
     if (!s->npt)
         return -1;
     s->used = true;
@@ -112,7 +110,7 @@ static void svm_vm_destroy(struct vm *vm)
     struct svm_vm *s = vm->hw;
     if (!s)
         return;
-    npt_destroy(s->npt);
+    nested_pt_destroy(s->npt);
     s->npt = NULL;
     s->used = false;
     vm->hw = NULL;
@@ -161,12 +159,7 @@ static int svm_vcpu_create(struct vcpu *v)
     c->n_cr3 = pa(svm->npt);
     s->vmcb->save.g_pat = PAT_DEFAULT;
     v->hw = s;
-    /* Initial x87/SSE state, as after FNINIT and reset (SDM Vol.1 10.5.1). */
-    memset(v->fpu, 0, sizeof(v->fpu));
-    uint16_t fcw = 0x037f;
-    uint32_t mxcsr = 0x1f80;
-    memcpy(v->fpu + FXSAVE_FCW_OFF, &fcw, sizeof(fcw));
-    memcpy(v->fpu + FXSAVE_MXCSR_OFF, &mxcsr, sizeof(mxcsr));
+    fpu_init(v);
     return 0;
 }
 
@@ -177,8 +170,7 @@ static void svm_vcpu_destroy(struct vcpu *v)
         return;
     if (asid_owner[s->asid] == v)
         asid_owner[s->asid] = NULL;
-    if (fpu_owner == v)
-        fpu_owner = NULL;
+    fpu_forget(v);
     page_free(s->vmcb, 1);
     s->vmcb = NULL;
     s->used = false;
@@ -337,18 +329,6 @@ static void requeue_event(struct vcpu *v, uint64_t info)
     v->pending.vector = (uint8_t)info;
     v->pending.has_error = (info & EVTINJ_ERR_VALID) != 0;
     v->pending.error = (uint32_t)(info >> 32);
-}
-
-static void fpu_switch(struct vcpu *v)
-{
-    /* The host core never touches x87/SSE state (-mgeneral-regs-only), so
-     * it is swapped only when another vCPU runs (SDM Vol.1 10.5 FXSAVE). */
-    if (fpu_owner == v)
-        return;
-    if (fpu_owner)
-        __asm__ volatile("fxsave64 %0" : "=m"(fpu_owner->fpu));
-    __asm__ volatile("fxrstor64 %0" ::"m"(v->fpu));
-    fpu_owner = v;
 }
 
 static void svm_vcpu_run(struct vcpu *v, struct vm_exit *e)
