@@ -196,8 +196,7 @@ static bool handle_virt_insn(struct vcpu *v, struct vm_exit *e)
 
 static bool handle_entry_failed(struct vcpu *v, struct vm_exit *e)
 {
-    (void)e;
-    v->fail = "the CPU refused the guest state (VM entry failed)";
+    v->fail = e->detail ? e->detail : "the CPU refused the guest state (VM entry failed)";
     return false;
 }
 

@@ -12,11 +12,9 @@ void hv_init(void)
     const struct hv_backend *b = NULL;
     if (c->svm)
         b = &svm_backend;
-    else if (c->vmx) {
-        ksnprintf(why, sizeof(why), "VT-x is present but its backend is not written yet (AMD-V only)");
-        kprintf("hv: %s\n", why);
-        return;
-    } else {
+    else if (c->vmx)
+        b = &vmx_backend;
+    else {
         ksnprintf(why, sizeof(why), "the CPU has neither AMD-V nor VT-x");
         kprintf("hv: %s; guests cannot run\n", why);
         return;

@@ -25,6 +25,7 @@ struct hv_backend {
 };
 
 extern const struct hv_backend svm_backend;
+extern const struct hv_backend vmx_backend;
 
 /* vmm/hv.c: the backend in use, or NULL with hv_error() saying why. */
 const struct hv_backend *hv(void);

@@ -30,6 +30,7 @@ struct vm_exit {
     uint64_t vendor_code;  /* raw exit code, for messages */
     uint64_t info1, info2; /* raw qualification, for messages */
     uint8_t insn_len;      /* length of the exiting instruction; 0 if unknown */
+    const char *detail;    /* backend's explanation of a failed entry, or NULL */
     union {
         struct {
             uint16_t port;
