@@ -1,8 +1,10 @@
-"""Shared fixtures: where the build is, and hopvm booted in QEMU.
+"""Shared fixtures: where the build is, and hopvm booted in an emulator.
 
-System tests drive hopvm's serial console the way an operator does. Every
-QEMU run has a hard timeout, and the serial log of a failed test is kept in
-tests/logs/ (the path is printed in the failure report).
+System tests drive hopvm's serial console the way an operator does, on
+three machines (MACHINES): QEMU TCG with AMD SVM (no NRIP save), Bochs with
+a VT-x CPU (EPT, VPID, unrestricted guest) and Bochs with an AMD CPU that
+has NRIP save. Every emulator run has a hard timeout, and the serial log of
+a failed test is kept in tests/logs/ (the path is printed in the report).
 """
 import os
 import pathlib
@@ -11,7 +13,11 @@ import shutil
 import subprocess
 import time
 
+import socket
+import tempfile
+
 import pexpect
+import pexpect.fdpexpect
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -21,6 +27,28 @@ OVMF = "/usr/share/ovmf/OVMF.fd"
 PROMPT = "hopvm> "
 BOOT_TIMEOUT = 90      # OVMF + hopvm start-up under TCG: ~5 s measured
 QEMU_LIMIT = 300       # hard limit on any single QEMU process, seconds
+BOCHS_LIMIT = 900      # Bochs: ~20 s to the prompt, ~100 MIPS after that
+
+# name -> Bochs CPU model; "qemu-svm" is QEMU. Bochs 2.7 with OVMF
+# publishes no ACPI tables: hopvm calibrates against the PIT there and
+# cannot power off (the harness ends Bochs).
+MACHINES = ["qemu-svm", "bochs-vmx", "bochs-svm"]
+BOCHS_CPU = {"bochs-vmx": "corei7_skylake_x", "bochs-svm": "ryzen"}
+BOCHS_CYL, BOCHS_HEADS, BOCHS_SPT = 135, 16, 63
+BOCHSRC = """megs: {mem}
+romimage: file=/usr/share/ovmf/OVMF.fd, address=0xffe00000
+vgaromimage: file=/usr/share/vgabios/vgabios.bin
+cpu: model={cpu}, count=1, ips=100000000
+pci: enabled=1, chipset=i440fx
+display_library: rfb, options="timeout=0"
+com1: enabled=1, mode=socket-client, dev=127.0.0.1:{port}
+ata0: enabled=1, ioaddr1=0x1f0, ioaddr2=0x3f0, irq=14
+ata0-master: type=disk, path={disk}, mode=flat, cylinders={cyl}, heads={heads}, spt={spt}
+boot: disk
+log: /dev/null
+speaker: enabled=0
+sound: driver=dummy
+"""
 ANSI = re.compile(r"\x1b\[[0-9;=?]*[A-Za-z]")
 
 
@@ -38,20 +66,66 @@ def qemu_command(image, mem_mb=256, extra=()):
 
 
 class HopVM:
-    """One hopvm booted in QEMU, with its serial console."""
+    """One hopvm booted in an emulator (machine: one of MACHINES), with its
+    serial console as a pexpect object in .p."""
 
-    def __init__(self, name, image=None, mem_mb=256, extra=()):
+    def __init__(self, name, image=None, mem_mb=256, extra=(), machine="qemu-svm"):
         LOGS.mkdir(parents=True, exist_ok=True)
+        self.machine = machine
         self.mem_mb = mem_mb
         self.log_path = LOGS / f"{name}.log"
         self.log = open(self.log_path, "wb")
+        self.proc = self.sock = self.tmp = None
         image = image or BUILD / "hopvm.img"
         if not pathlib.Path(image).exists():
             raise RuntimeError(f"{image} missing: run `make test` (it builds the image first)")
-        cmd = qemu_command(image, mem_mb, extra)
-        self.log.write(("# " + " ".join(cmd) + "\n").encode())
-        self.p = pexpect.spawn(cmd[0], cmd[1:], timeout=30)
+        if machine == "qemu-svm":
+            cmd = qemu_command(image, mem_mb, extra)
+            self.log.write(("# " + " ".join(cmd) + "\n").encode())
+            self.p = pexpect.spawn(cmd[0], cmd[1:], timeout=30)
+        else:
+            self.p = self._boot_bochs(image, BOCHS_CPU[machine], mem_mb)
         self.p.logfile_read = self.log  # what hopvm printed, not what we typed
+
+    def _boot_bochs(self, image, cpu, mem_mb):
+        """Bochs connects its COM1 to a socket this harness listens on."""
+        if not shutil.which("bochs"):
+            raise RuntimeError("bochs missing: run `make setup`")
+        self.tmp = tempfile.TemporaryDirectory(prefix="hopvm-bochs-")
+        disk = pathlib.Path(self.tmp.name) / "disk.img"
+        shutil.copyfile(image, disk)
+        # Bochs wants whole cylinders; the GPT backup header moves to the new end.
+        os.truncate(disk, BOCHS_CYL * BOCHS_HEADS * BOCHS_SPT * 512)
+        subprocess.run(["sgdisk", "-e", str(disk)], check=True, capture_output=True)
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        rc = pathlib.Path(self.tmp.name) / "bochsrc"
+        rc.write_text(BOCHSRC.format(mem=mem_mb, cpu=cpu, port=port, disk=disk, cyl=BOCHS_CYL,
+                                     heads=BOCHS_HEADS, spt=BOCHS_SPT))
+        dbg = pathlib.Path(self.tmp.name) / "dbg.rc"
+        dbg.write_text("c\n")  # the debugger is compiled in: tell it to run
+        cmd = ["timeout", "--kill-after=5", str(BOCHS_LIMIT), "bochs", "-q", "-unlock", "-f", str(rc),
+               "-rc", str(dbg)]
+        self.log.write(("# " + " ".join(cmd) + "\n").encode())
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        listener.settimeout(60)
+        try:
+            self.sock, _ = listener.accept()
+        finally:
+            listener.close()
+        return pexpect.fdpexpect.fdspawn(self.sock.fileno(), timeout=30)
+
+    def send(self, text):
+        """Types text. Bochs takes serial input one byte per poll: pace it."""
+        if self.machine == "qemu-svm":
+            self.p.send(text)
+            return
+        for ch in text:
+            self.p.send(ch)
+            time.sleep(0.01)
 
     def wait_prompt(self, timeout=BOOT_TIMEOUT):
         self.p.expect_exact(PROMPT, timeout=timeout)
@@ -62,7 +136,7 @@ class HopVM:
         With echo=True the typed line's echo is awaited first, so a prompt
         redrawn by an earlier asynchronous message is never mistaken for
         this command's end. Lines with editing keys pass echo=False."""
-        self.p.send(line + "\r")
+        self.send(line + "\r")
         if echo:
             # The pty may turn hopvm's CR LF into CR CR LF.
             self.p.expect(re.escape(line.encode()) + rb"\r+\n", timeout=timeout)
@@ -93,7 +167,16 @@ class HopVM:
         return self.p.exitstatus
 
     def close(self):
-        if self.p.isalive():
+        if self.proc:
+            try:
+                os.killpg(self.proc.pid, 9)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+            if self.sock:
+                self.sock.close()
+            self.tmp.cleanup()
+        elif self.p.isalive():
             self.p.terminate(force=True)
         self.log.close()
 
@@ -129,11 +212,26 @@ def hopvm(request):
         _finish(vm, failed)
 
 
+def machines(module):
+    """The machines a test module runs on: its MACHINES, else QEMU only."""
+    return getattr(module, "MACHINES", ["qemu-svm"])
+
+
+def pytest_generate_tests(metafunc):
+    if "machine" in metafunc.fixturenames:
+        metafunc.parametrize("machine", machines(metafunc.module), scope="module")
+
+
 @pytest.fixture(scope="module")
-def shared_hopvm(request):
-    """One booted hopvm shared by the read-only console tests of a module."""
+def machine():
+    return "qemu-svm"  # replaced by pytest_generate_tests where a module lists MACHINES
+
+
+@pytest.fixture(scope="module")
+def shared_hopvm(request, machine):
+    """One booted hopvm shared by the tests of a module (per machine)."""
     image = getattr(request.module, "IMAGE", None)
-    vm = HopVM(request.module.__name__.rsplit(".", 1)[-1], image=image)
+    vm = HopVM(f"{request.module.__name__.rsplit('.', 1)[-1]}-{machine}", image=image, machine=machine)
     vm.wait_prompt()
     vm.failed = False
     yield vm

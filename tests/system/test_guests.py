@@ -1,12 +1,14 @@
-"""Guests on AMD-V (QEMU TCG, SVM + NPT): every test guest, two at once with
-the console answering, crash isolation, and broken kernel files. One boot of
-build/test.img (tests/system/hopvm-test.cfg) serves the module."""
+"""Guests on every machine hopvm is tested on (conftest.MACHINES: QEMU TCG
+with SVM, Bochs with VT-x, Bochs with SVM + NRIP save): every test guest,
+two at once with the console answering, crash isolation, MMIO and string
+I/O, and broken kernel files. One boot of build/test.img
+(tests/system/hopvm-test.cfg) per machine serves the module."""
 import re
 import time
 
-import pexpect
+import pytest
 
-from conftest import BUILD, PROMPT
+from conftest import BUILD, MACHINES, PROMPT
 
 IMAGE = BUILD / "test.img"
 
@@ -99,7 +101,7 @@ def test_two_guests_at_once_and_console_answers(console):
 def test_console_attach_and_detach(console):
     if state(console, "counter") != "running":
         console.cmd("vm start counter")
-    console.p.send("console counter\r")
+    console.send("console counter\r")
     try:
         console.expect(r"\[attached to counter; Ctrl-\] returns to hopvm\]")
         # The guest's own lines stream to the terminal while attached.
@@ -108,10 +110,10 @@ def test_console_attach_and_detach(console):
         console.expect(r"counter (\d+)\r+\n")
         assert int(console.p.match.group(1)) == first + 1
         # Keys reach the guest's UART.
-        console.p.send("k")
+        console.send("k")
         console.expect(r"counter: got key 'k'")
     finally:
-        console.p.send("\x1d")
+        console.send("\x1d")
     console.expect(r"\[detached: back to hopvm\]")
     console.p.expect_exact(PROMPT)
     assert "hopvm" in console.cmd("version")
@@ -133,6 +135,11 @@ def test_memtouch_across_4k_nested_pages(console):
 
 
 def test_triple_fault_stops_only_that_guest(console):
+    if console.machine == "bochs-svm":
+        # Bochs 2.7 resets the whole machine on a guest triple fault under
+        # SVM instead of taking the SHUTDOWN intercept (measured); real AMD
+        # CPUs and QEMU deliver the #VMEXIT.
+        pytest.skip("Bochs 2.7 does not deliver the SVM shutdown intercept")
     if state(console, "counter") != "running":
         console.cmd("vm start counter")
     console.cmd("vm start crash")
