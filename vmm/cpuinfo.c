@@ -10,6 +10,7 @@
 #define FC_VMXON_OUTSIDE_SMX (1ull << 2)
 /* SDM Vol.3C A.3.2/A.3.3: allowed-1 settings live in bits 63:32. */
 #define PROC_SECONDARY      (1ull << (32 + 31))
+#define PIN_PREEMPTION_TIMER (1ull << (32 + 6))
 #define PROC2_EPT           (1ull << (32 + 1))
 #define PROC2_VPID          (1ull << (32 + 5))
 #define PROC2_UNRESTRICTED  (1ull << (32 + 7))
@@ -36,6 +37,9 @@ static void read_vmx(void)
         ci.vmx_enabled = !locked || (fc & FC_VMXON_OUTSIDE_SMX);
         ci.vmx_locked_off = locked && !(fc & FC_VMXON_OUTSIDE_SMX);
     }
+    uint64_t pin = 0;
+    if (rdmsr_safe(MSR_IA32_VMX_PINBASED, &pin) == 0)
+        ci.preemption_timer = pin & PIN_PREEMPTION_TIMER;
     if (rdmsr_safe(MSR_IA32_VMX_PROCBASED, &proc) != 0 || !(proc & PROC_SECONDARY))
         return;
     if (rdmsr_safe(MSR_IA32_VMX_PROCBASED2, &proc2) != 0)

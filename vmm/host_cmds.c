@@ -107,7 +107,8 @@ static enum cmd_status cmd_cpu(int argc, char **argv)
                 c->vmx_enabled ? "enabled" : c->vmx_locked_off ? "disabled and locked by firmware" : "disabled");
         kprintf("  EPT: %s, EPT A/D bits: %s, PML: %s, unrestricted guest: %s\n", yn(c->ept),
                 yn(c->ept_ad), yn(c->pml), yn(c->unrestricted));
-        kprintf("  VPID: %s, VPIDs: %u\n", yn(c->vpid), c->vpid_count);
+        kprintf("  VPID: %s, VPIDs: %u, preemption timer: %s\n", yn(c->vpid), c->vpid_count,
+                yn(c->preemption_timer));
     }
     return CMD_OK;
 }

@@ -14,7 +14,7 @@ struct cpu_info {
     unsigned phys_bits;
     /* Intel VT-x (SDM Vol.3C appendix A) */
     bool vmx, vmx_enabled, vmx_locked_off;
-    bool ept, ept_ad, pml, vpid, unrestricted;
+    bool ept, ept_ad, pml, vpid, unrestricted, preemption_timer;
     unsigned vpid_count;
     /* AMD-V (APM Vol.2 15.4, CPUID Fn8000_000A) */
     bool svm, svm_enabled, svm_locked_off;

@@ -60,6 +60,7 @@ static inline void mmio_write64(uint64_t addr, uint64_t v) { *(volatile uint64_t
 #define MSR_IA32_APIC_BASE        0x0000001b
 #define MSR_IA32_FEATURE_CONTROL  0x0000003a
 #define MSR_IA32_VMX_BASIC        0x00000480
+#define MSR_IA32_VMX_PINBASED     0x00000481
 #define MSR_IA32_VMX_PROCBASED    0x00000482
 #define MSR_IA32_VMX_PROCBASED2   0x0000048b
 #define MSR_IA32_VMX_EPT_VPID_CAP 0x0000048c

@@ -25,6 +25,18 @@ def counter_values(console, name):
     return [int(x) for x in re.findall(r"^counter (\d+)", console.cmd(f"vm log {name}"), re.M)]
 
 
+def test_cpu_and_backend(console):
+    out = console.cmd("cpu")
+    if console.machine == "bochs-vmx":
+        assert "VT-x:     present, enabled" in out
+        assert "EPT: yes, EPT A/D bits: yes" in out and "unrestricted guest: yes" in out
+        assert re.search(r"VPID: yes, VPIDs: 65535, preemption timer: (yes|no)", out)
+    else:
+        assert re.search(r"AMD-V:\s+present, enabled", out) and "NPT: yes" in out
+        # Both SVM paths: QEMU has no NRIP save (fixed lengths), Bochs has it.
+        assert f"NRIP save: {'yes' if console.machine == 'bochs-svm' else 'no'}" in out
+
+
 def test_vm_list_shows_the_configured_guests(console):
     out = console.cmd("vm list")
     for name in ("hello", "counter", "memtouch", "exitstorm", "crash", "compute"):
