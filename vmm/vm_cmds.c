@@ -144,6 +144,29 @@ static enum cmd_status vm_log(struct vm *vm)
     return CMD_OK;
 }
 
+#ifdef HOPVM_DEBUG
+/* Debug builds: make vCPU 0's state one the CPU must refuse (CS with both
+ * L and D/B in long mode: SDM Vol.3C 26.3.1.2, APM Vol.2 15.5.1), to show
+ * that a failed VM entry stops only that guest. */
+static enum cmd_status vm_corrupt(struct vm *vm)
+{
+    if (vm->state != VM_RUNNING && vm->state != VM_PAUSED) {
+        kprintf("error: '%s' is %s, not running\n", vm->name, vm_state_name(vm->state));
+        return CMD_FAIL;
+    }
+    struct vcpu_state s;
+    hv()->get_state(vm->vcpus[0], &s);
+    if (!(s.efer & EFER_LMA)) {
+        kprintf("error: '%s' is not in long mode\n", vm->name);
+        return CMD_FAIL;
+    }
+    s.cs.attr |= SEG_ATTR_L | SEG_ATTR_DB;
+    hv()->set_state(vm->vcpus[0], &s);
+    kprintf("vm %s: CS now has L and D/B set\n", vm->name);
+    return CMD_OK;
+}
+#endif
+
 static const struct vm_subcmd subcmds[] = {
     {.name = "list", .needs_vm = false, .run = vm_list, .help = "all guests: state, memory, vCPUs, exits"},
     {.name = "start", .needs_vm = true, .run = vm_start_cmd, .help = "load the kernel and run the guest"},
@@ -152,6 +175,9 @@ static const struct vm_subcmd subcmds[] = {
     {.name = "stop", .needs_vm = true, .run = vm_stop_cmd, .help = "end the guest and free its memory"},
     {.name = "info", .needs_vm = true, .run = vm_info, .help = "state, RIP, exit counts, registers after a crash"},
     {.name = "log", .needs_vm = true, .run = vm_log, .help = "what the guest printed on its serial port"},
+#ifdef HOPVM_DEBUG
+    {.name = "corrupt", .needs_vm = true, .run = vm_corrupt, .help = "debug: give vCPU 0 a state VM entry refuses"},
+#endif
 };
 
 static enum cmd_status cmd_vm(int argc, char **argv)

@@ -198,6 +198,22 @@ def test_access_outside_guest_memory_stops_it(console):
     assert state(console, "counter") == "running"
 
 
+def test_failed_vm_entry_stops_only_that_guest(console):
+    if console.machine == "bochs-svm":
+        pytest.skip("Bochs 2.7's VMRUN does not check CS.L with CS.D; the guest would triple-fault")
+    if state(console, "counter") != "running":
+        console.cmd("vm start counter")
+    console.cmd("vm start spin64")
+    console.log_until("spin64", r"compute: MMIO from long mode", timeout=60)
+    assert "CS now has L and D/B set" in console.cmd("vm corrupt spin64")
+    console.expect(r"vm spin64: stopped: (VM entry failed: invalid guest state: guest CS has both L and D/B "
+                   r"set in IA-32e mode \(26\.3\.1\.2\)|VMRUN failed: EFER\.LME, CR0\.PG, CR4\.PAE, CS\.L "
+                   r"and CS\.D all set \(APM 15\.5\.1\))")
+    assert state(console, "spin64") == "crashed"
+    assert state(console, "counter") == "running"
+    assert "hopvm" in console.cmd("version")
+
+
 def test_bad_kernel_files_are_refused(console):
     cases = {
         "truncated": "kernel 'truncated.elf' refused: segment 0 data runs past the end of the file (truncated?)",

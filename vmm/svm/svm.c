@@ -254,6 +254,26 @@ static const struct exit_map exit_map[0x100] = {
     [SVM_EXIT_MWAIT] = {EXIT_VIRT_INSN, 3}, [SVM_EXIT_MWAIT_CND] = {EXIT_VIRT_INSN, 3},
 };
 
+/* APM Vol.2 15.5.1: the VMRUN consistency checks, to name the one that
+ * failed instead of a bare VMEXIT_INVALID. */
+static const char *svm_invalid_state(const struct vmcb_save *s)
+{
+    bool long_mode = (s->efer & EFER_LME) && (s->cr0 & CR0_PG);
+    if (!(s->efer & EFER_SVME))
+        return "VMRUN failed: guest EFER.SVME is clear (APM 15.5.1)";
+    if ((s->cr0 & (1ull << 30)) == 0 && (s->cr0 & (1ull << 29)))
+        return "VMRUN failed: guest CR0.NW set with CR0.CD clear (APM 15.5.1)";
+    if (s->cr0 >> 32)
+        return "VMRUN failed: guest CR0[63:32] not zero (APM 15.5.1)";
+    if (long_mode && !(s->cr4 & CR4_PAE))
+        return "VMRUN failed: EFER.LME and CR0.PG without CR4.PAE (APM 15.5.1)";
+    if (long_mode && (s->cs.attr & SEG_ATTR_L) && (s->cs.attr & SEG_ATTR_DB))
+        return "VMRUN failed: EFER.LME, CR0.PG, CR4.PAE, CS.L and CS.D all set (APM 15.5.1)";
+    if (long_mode && !(s->cr0 & CR0_PE))
+        return "VMRUN failed: EFER.LME and CR0.PG without CR0.PE (APM 15.5.1)";
+    return "VMRUN failed: invalid guest state (a check of APM 15.5.1 hopvm does not decode)";
+}
+
 static void decode(struct vcpu *v, const struct vmcb *vm, struct vm_exit *e)
 {
     const struct vmcb_control *c = &vm->ctl;
@@ -268,8 +288,10 @@ static void decode(struct vcpu *v, const struct vmcb *vm, struct vm_exit *e)
         e->u.mmio.fetch = c->exitinfo1 & NPF_FETCH;
         return;
     }
-    if (c->exitcode == SVM_EXIT_INVALID) {
+    /* VMEXIT_INVALID is -1; QEMU stores it as a 32-bit value. */
+    if ((uint32_t)c->exitcode == (uint32_t)SVM_EXIT_INVALID) {
         e->reason = EXIT_ENTRY_FAILED;
+        e->detail = svm_invalid_state(&vm->save);
         return;
     }
     const struct exit_map *m = c->exitcode < ARRAY_SIZE(exit_map) ? &exit_map[c->exitcode] : NULL;
