@@ -49,6 +49,7 @@
 #define VMCS_GUEST_INTERRUPTIBILITY 0x4824
 #define VMCS_GUEST_ACTIVITY    0x4826
 #define VMCS_GUEST_SYSENTER_CS 0x482a
+#define VMCS_PREEMPT_TIMER     0x482e
 #define VMCS_HOST_SYSENTER_CS  0x4c00
 /* natural-width fields */
 #define VMCS_CR0_MASK          0x6000
@@ -88,6 +89,7 @@
 #define MSR_VMX_PROCBASED      0x482
 #define MSR_VMX_EXIT           0x483
 #define MSR_VMX_ENTRY          0x484
+#define MSR_VMX_MISC           0x485
 #define MSR_VMX_CR0_FIXED0     0x486
 #define MSR_VMX_CR0_FIXED1     0x487
 #define MSR_VMX_CR4_FIXED0     0x488
@@ -103,6 +105,7 @@
 /* Controls (SDM Vol.3C 25.6, 25.7, 25.8) */
 #define PIN_EXT_INTR           (1u << 0)
 #define PIN_NMI                (1u << 3)
+#define PIN_PREEMPT_TIMER      (1u << 6)
 #define PROC_HLT               (1u << 7)
 #define PROC_MWAIT             (1u << 10)
 #define PROC_CR3_LOAD          (1u << 15)
@@ -145,6 +148,7 @@
 #define VMX_EXIT_EPT_VIOLATION 48
 #define VMX_EXIT_EPT_MISCONFIG 49
 #define VMX_EXIT_INVEPT        50
+#define VMX_EXIT_PREEMPT_TIMER 52
 #define VMX_EXIT_INVVPID       53
 #define VMX_EXIT_REASON_MASK   0xffff
 #define VMX_EXIT_ENTRY_FAIL    (1u << 31)

@@ -8,6 +8,7 @@
 #include <hopvm/lib.h>
 #include <hopvm/mem.h>
 #include <hopvm/nested_pt.h>
+#include <hopvm/time.h>
 #include <hopvm/x86.h>
 #include "vmcs.h"
 #include "vmx_internal.h"
@@ -66,7 +67,7 @@ static int vmx_cpu_enable(char *err, size_t n)
     uint32_t proc_msr = true_ctls ? MSR_VMX_TRUE_PROCBASED : MSR_VMX_PROCBASED;
     uint32_t exit_msr = true_ctls ? MSR_VMX_TRUE_EXIT : MSR_VMX_EXIT;
     uint32_t entry_msr = true_ctls ? MSR_VMX_TRUE_ENTRY : MSR_VMX_ENTRY;
-    if (adjust(PIN_EXT_INTR | PIN_NMI, 0, pin_msr, &caps.pin) ||
+    if (adjust(PIN_EXT_INTR | PIN_NMI, PIN_PREEMPT_TIMER, pin_msr, &caps.pin) ||
         adjust(PROC_HLT | PROC_UNCOND_IO | PROC_MSR_BITMAPS | PROC_SECONDARY | PROC_MWAIT | PROC_MONITOR, 0,
                proc_msr, &caps.proc) ||
         adjust(PROC2_EPT | PROC2_UNRESTRICTED, PROC2_VPID | PROC2_RDTSCP, MSR_VMX_PROCBASED2, &caps.proc2) ||
@@ -76,6 +77,14 @@ static int vmx_cpu_enable(char *err, size_t n)
         return ksnprintf(err, n, "the CPU lacks a VT-x control hopvm needs (EPT, unrestricted guest, "
                                  "EFER/PAT switching or MSR bitmaps)"), -1;
     caps.entry_ia32e_ok = (rdmsr(entry_msr) >> 32) & ENTRY_IA32E;
+    /* The preemption timer (SDM Vol.3C 25.5.1) bounds every guest run to
+     * about a host tick even if an external interrupt fails to exit (seen
+     * under Bochs 2.7 with a guest spinning with RFLAGS.IF = 0). It counts
+     * TSC >> IA32_VMX_MISC[4:0]. */
+    if (caps.pin & PIN_PREEMPT_TIMER) {
+        uint64_t t = (tsc_hz() / 1000) >> (rdmsr(MSR_VMX_MISC) & 0x1f);
+        caps.preempt_ticks = (uint32_t)MIN(MAX(t, 1ull), 0xffffffffull);
+    }
     uint64_t ept = rdmsr(MSR_VMX_EPT_VPID_CAP);
     if (!(ept & EPT_CAP_WB) || !(ept & EPT_CAP_2M))
         return ksnprintf(err, n, "EPT lacks write-back memory or 2 MiB pages"), -1;
@@ -315,6 +324,8 @@ static void vmx_vcpu_run(struct vcpu *v, struct vm_exit *e)
         vmx_write(VMCS_GUEST_RSP, v->gpr[GPR_RSP]);
         vmx_write(VMCS_GUEST_RIP, v->rip);
         vmx_write(VMCS_GUEST_RFLAGS, v->rflags);
+        if (caps.preempt_ticks)
+            vmx_write(VMCS_PREEMPT_TIMER, caps.preempt_ticks);
         inject(v);
         fpu_switch(v);
         lazy_msr_switch(v);

@@ -10,6 +10,7 @@
 struct vmx_caps {
     uint32_t pin, proc, proc2, exit, entry;
     bool entry_ia32e_ok, ept_ad;
+    uint32_t preempt_ticks; /* VMX-preemption timer per entry, 0: not used */
     uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
 };
 
