@@ -122,6 +122,7 @@ UNIT_DEPS_test_config   := vmm/config.c
 UNIT_DEPS_test_aml      := drivers/acpi_aml.c
 UNIT_DEPS_test_loader   := vmm/loader.c vmm/multiboot.c
 UNIT_DEPS_test_insn     := vmm/insn.c
+UNIT_DEPS_test_pci      := drivers/pci_bar.c
 UNIT_TESTS := $(notdir $(basename $(wildcard tests/unit/test_*.c)))
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/unit/%)
 

@@ -18,6 +18,8 @@ enum {
 #define FADT_HW_REDUCED     (1u << 20)
 #define GAS_SPACE_IO        1
 #define HPET_BASE_GAS       40 /* ACPI HPET table: event timer block GAS */
+#define MCFG_ENTRIES        44 /* PCI Firmware 3.2 4.1.2: 16-byte allocations */
+#define MCFG_ENTRY_LEN      16
 
 static struct acpi_info info;
 
@@ -85,7 +87,17 @@ static void parse_table(const uint8_t *t, uint32_t len)
         parse_fadt(t, len);
     else if (!memcmp(t, "HPET", 4) && len >= HPET_BASE_GAS + 12 && t[HPET_BASE_GAS] == 0)
         info.hpet_base = rd64(t + HPET_BASE_GAS + 4);
-    else if (!memcmp(t, "SSDT", 4) && !info.s5_valid &&
+    else if (!memcmp(t, "MCFG", 4)) {
+        for (uint32_t off = MCFG_ENTRIES; off + MCFG_ENTRY_LEN <= len && !info.mcfg_base; off += MCFG_ENTRY_LEN) {
+            uint16_t segment;
+            memcpy(&segment, t + off + 8, 2);
+            if (segment == 0 && t[off + 11] >= t[off + 10]) {
+                info.mcfg_base = rd64(t + off);
+                info.mcfg_bus_start = t[off + 10];
+                info.mcfg_bus_end = t[off + 11];
+            }
+        }
+    } else if (!memcmp(t, "SSDT", 4) && !info.s5_valid &&
              acpi_find_s5(t + SDT_HEADER_LEN, len - SDT_HEADER_LEN, &info.slp_typa, &info.slp_typb) == 0)
         info.s5_valid = true;
 }

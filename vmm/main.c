@@ -12,6 +12,7 @@
 #include <hopvm/lib.h>
 #include <hopvm/mem.h>
 #include <hopvm/paging.h>
+#include <hopvm/pci.h>
 #include <hopvm/time.h>
 #include <hopvm/uart.h>
 #include <hopvm/version.h>
@@ -95,6 +96,7 @@ __attribute__((noreturn)) static void core_main(void *arg)
     kprintf("mem: %lu MiB RAM, %lu MiB free (ExitBootServices after %u tr%s)\n", ms.ram >> 20,
             ms.free >> 20, bi->ebs_tries, bi->ebs_tries == 1 ? "y" : "ies");
     acpi_init(bi->rsdp);
+    pci_init(acpi()->mcfg_base, acpi()->mcfg_bus_start, acpi()->mcfg_bus_end);
     cpuinfo_init();
     if (time_init() == 0)
         kprintf("time: TSC %lu.%03lu MHz, calibrated against the %s\n", tsc_hz() / 1000000,
@@ -106,6 +108,7 @@ __attribute__((noreturn)) static void core_main(void *arg)
     host_cmds_register();
     vm_cmds_register();
     bench_cmds_register();
+    pci_cmds_register();
     autostart();
     kprintf("ready. Type 'help' for commands.\n");
     host_loop();

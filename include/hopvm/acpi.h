@@ -24,6 +24,8 @@ struct acpi_info {
     uint64_t reset_addr;
     uint8_t reset_value;
     bool hw_reduced;
+    uint64_t mcfg_base;   /* PCIe ECAM of segment 0, 0 if none */
+    uint8_t mcfg_bus_start, mcfg_bus_end;
 };
 
 /* Parses RSDP, XSDT/RSDT, FADT, DSDT (for \_S5) and HPET. Returns 0, or -1

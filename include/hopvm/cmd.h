@@ -41,5 +41,6 @@ void cmd_print_usage(const struct cmd *c);
 void host_cmds_register(void);
 void vm_cmds_register(void);
 void bench_cmds_register(void);
+void pci_cmds_register(void);
 
 #endif

@@ -153,3 +153,17 @@ def test_memory_size_follows_qemu(hopvm):
     out = vm.cmd("mem")
     total = int(re.search(r"\((\d+) bytes", out).group(1))
     assert abs(total - (1024 << 20)) / (1024 << 20) < 0.03
+
+
+def test_pci_finds_nics_with_bars_and_capabilities(hopvm):
+    vm = hopvm(extra=("-netdev", "user,id=n0", "-device", "e1000,netdev=n0",
+                      "-netdev", "user,id=n1", "-device", "virtio-net-pci,netdev=n1"))
+    vm.wait_prompt()
+    out = vm.cmd("pci -v")
+    e1000 = re.search(r"^(\S+) 8086:100e class 02\.00\.00 Ethernet controller.*\n((?:    .*\n)*)", out, re.M)
+    assert e1000, out
+    assert "BAR0 mem32" in e1000.group(2) and "size 0x20000" in e1000.group(2)
+    virtio = re.search(r"^(\S+) 1af4:1000 class 02\.00\.00 Ethernet controller.*\n((?:    .*\n)*)", out, re.M)
+    assert virtio, out
+    assert "MSI-X@" in virtio.group(2) and "BAR4 mem64" in virtio.group(2)
+    assert "error: pci takes only -v" in vm.cmd("pci -x")

@@ -37,6 +37,17 @@ def test_cpu_and_backend(console):
         assert f"NRIP save: {'yes' if console.machine == 'bochs-svm' else 'no'}" in out
 
 
+def test_pci_enumeration(console):
+    out = console.cmd("pci")
+    if console.machine == "qemu-svm":  # q35: MCFG gives ECAM
+        assert "configuration space via ECAM (ACPI MCFG)" in out
+        assert re.search(r"^00:00\.0 8086:29c0 class 06\.00\.00 host bridge", out, re.M)
+        assert re.search(r"^00:1f\.2 8086:2922 class 01\.06\.01 SATA controller", out, re.M)
+    else:  # Bochs i440fx, no ACPI tables: the legacy ports
+        assert "configuration space via ports 0xCF8/0xCFC" in out
+        assert re.search(r"^00:00\.0 8086:1237 class 06\.00\.00 host bridge", out, re.M)
+
+
 def test_vm_list_shows_the_configured_guests(console):
     out = console.cmd("vm list")
     for name in ("hello", "counter", "memtouch", "exitstorm", "crash", "compute"):
