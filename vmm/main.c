@@ -11,6 +11,7 @@
 #include <hopvm/hv.h>
 #include <hopvm/lib.h>
 #include <hopvm/mem.h>
+#include <hopvm/nic.h>
 #include <hopvm/paging.h>
 #include <hopvm/pci.h>
 #include <hopvm/time.h>
@@ -102,6 +103,7 @@ __attribute__((noreturn)) static void core_main(void *arg)
         kprintf("time: TSC %lu.%03lu MHz, calibrated against the %s\n", tsc_hz() / 1000000,
                 tsc_hz() / 1000 % 1000, time_source());
     timer_init(TICK_HZ);
+    e1000_probe_all();
     sti();
     hv_init();
     load_config(bi);
@@ -109,6 +111,7 @@ __attribute__((noreturn)) static void core_main(void *arg)
     vm_cmds_register();
     bench_cmds_register();
     pci_cmds_register();
+    net_cmds_register();
     autostart();
     kprintf("ready. Type 'help' for commands.\n");
     host_loop();

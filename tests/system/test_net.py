@@ -1,0 +1,66 @@
+"""NICs at the link level: two hopvm instances in two QEMU processes joined
+by a QEMU socket netdev on loopback (one listens, one connects), e1000 on
+one side and e1000e on the other. TCP/IP (lwIP) comes with the rest of the
+networking issue; these tests need no IP."""
+import re
+import socket
+import time
+
+import pytest
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@pytest.fixture
+def pair(hopvm):
+    port = free_port()
+    a = hopvm(extra=("-netdev", f"socket,id=n0,listen=127.0.0.1:{port}",
+                     "-device", "e1000,netdev=n0,mac=52:54:00:00:00:01"))
+    time.sleep(0.5)  # the listener must exist before the other side connects
+    b = hopvm(extra=("-netdev", f"socket,id=n0,connect=127.0.0.1:{port}",
+                     "-device", "e1000e,netdev=n0,mac=52:54:00:00:00:02"))
+    a.wait_prompt()
+    b.wait_prompt()
+    return a, b
+
+
+def stats(vm):
+    row = re.search(r"^eth0\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", vm.cmd("net stats"), re.M)
+    keys = ("rx_frames", "rx_bytes", "tx_frames", "tx_bytes", "rx_err", "rx_drop", "tx_drop", "test_rx")
+    return dict(zip(keys, map(int, row.groups())))
+
+
+def test_nics_found_with_mac_and_link(pair):
+    a, b = pair
+    assert "eth0: e1000 (82540EM), MAC 52:54:00:00:00:01, link up" in a.cmd("ip")
+    assert "eth0: e1000e (82574L), MAC 52:54:00:00:00:02, link up" in b.cmd("ip")
+    assert re.search(r"8086:100e class 02\.00\.00 Ethernet controller\s+driver: e1000", a.cmd("pci"))
+    assert re.search(r"8086:10d3 class 02\.00\.00 Ethernet controller\s+driver: e1000", b.cmd("pci"))
+
+
+def test_frames_cross_both_ways_without_loss(pair):
+    a, b = pair
+    assert "net: eth0: sent 5000 test frame(s)" in a.cmd("net txtest eth0 5000", timeout=120)
+    deadline = time.monotonic() + 30
+    while stats(b)["test_rx"] < 5000 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    sb = stats(b)
+    assert sb["test_rx"] == 5000 and sb["rx_err"] == 0, sb
+    assert "net: eth0: sent 300 test frame(s)" in b.cmd("net txtest eth0 300")
+    time.sleep(1)
+    sa = stats(a)
+    assert sa["test_rx"] == 300 and sa["tx_frames"] == 5000 and sa["tx_bytes"] == 5000 * 60, sa
+
+
+def test_net_command_errors(pair):
+    a, _ = pair
+    assert "error: no interface 'eth9'" in a.cmd("net txtest eth9 1")
+    assert "error: bad frame count 'lots'" in a.cmd("net txtest eth0 lots")
+    assert "error: bad frame count '0'" in a.cmd("net txtest eth0 0")
+    assert "usage: net stats | txtest IF N" in a.cmd("net bogus")
