@@ -104,6 +104,7 @@ __attribute__((noreturn)) static void core_main(void *arg)
                 tsc_hz() / 1000 % 1000, time_source());
     timer_init(TICK_HZ);
     e1000_probe_all();
+    virtio_net_probe_all();
     sti();
     hv_init();
     load_config(bi);

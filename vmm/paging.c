@@ -17,6 +17,9 @@
 static uint64_t pml4[512] __attribute__((aligned(4096)));
 static uint64_t pdpt[512] __attribute__((aligned(4096)));
 static uint64_t pd[LOW_GIB][512] __attribute__((aligned(4096)));
+#define HIGH_PDPTS 2 /* device windows above 512 GiB (64-bit BARs) */
+static uint64_t high_pdpt[HIGH_PDPTS][512] __attribute__((aligned(4096)));
+static unsigned high_used;
 
 static int is_ram(uint32_t type)
 {
@@ -80,4 +83,38 @@ void paging_make_uncached(uint64_t phys, uint64_t len)
         *e |= PTE_PCD | PTE_PWT;
         __asm__ volatile("invlpg (%0)" ::"r"(pa) : "memory");
     }
+}
+
+int paging_map_mmio(uint64_t phys, uint64_t len)
+{
+    if (!len || phys + len < phys)
+        return -1;
+    if (phys + len <= GiB(LOW_GIB)) {
+        paging_make_uncached(phys, len);
+        return 0;
+    }
+    if (!has_1g_pages())
+        return -1;
+    /* Device windows above the RAM map get uncached 1 GiB pages, in PDPTs
+     * from a small static pool. */
+    for (uint64_t g = phys >> 30; g <= (phys + len - 1) >> 30; g++) {
+        uint64_t *e = &pml4[(g >> 9) & 511];
+        uint64_t *t;
+        if (g < MAX_GIB) {
+            t = pdpt;
+        } else if (*e & PTE_P) {
+            t = (uint64_t *)(uintptr_t)(*e & 0x000ffffffffff000ull);
+        } else {
+            if (high_used == HIGH_PDPTS)
+                return -1;
+            t = high_pdpt[high_used++];
+            *e = (uint64_t)(uintptr_t)t | PTE_P | PTE_W;
+        }
+        uint64_t *pe = &t[g & 511];
+        if (!(*pe & PTE_P) || g >= LOW_GIB) {
+            *pe = (g << 30) | PTE_P | PTE_W | PTE_PS | PTE_PCD | PTE_PWT;
+            __asm__ volatile("invlpg (%0)" ::"r"(g << 30) : "memory");
+        }
+    }
+    return 0;
 }

@@ -53,5 +53,6 @@ void net_cmds_register(void);
 
 /* Drivers: probe the PCI devices they know. */
 void e1000_probe_all(void);
+void virtio_net_probe_all(void);
 
 #endif

@@ -11,4 +11,8 @@ uint64_t paging_init(const struct boot_info *bi);
 /* Makes [phys, phys+len) below 4 GiB uncached (device registers). */
 void paging_make_uncached(uint64_t phys, uint64_t len);
 
+/* Maps a device window uncached wherever it is (above the RAM map too).
+ * 0, or -1 when it cannot be mapped. */
+int paging_map_mmio(uint64_t phys, uint64_t len);
+
 #endif
