@@ -30,8 +30,17 @@ KCFLAGS  += -DHOPVM_DEBUG
 endif
 BOOTCFLAGS := $(KCFLAGS) -I$(EFI_INC) -I$(EFI_INC)/x86_64 -Wno-unused-parameter
 
+# lwIP 2.1.3 from Debian's source package, fetched into deps/ by
+# tools/fetch-deps (never committed); port files in drivers/lwip.
+LWIP_DIR := deps/lwip/src
+LWIP_SRC := $(addprefix $(LWIP_DIR)/core/,def.c inet_chksum.c init.c ip.c mem.c memp.c netif.c pbuf.c \
+	raw.c stats.c sys.c tcp.c tcp_in.c tcp_out.c timeouts.c udp.c) \
+	$(addprefix $(LWIP_DIR)/core/ipv4/,dhcp.c etharp.c icmp.c ip4.c ip4_addr.c ip4_frag.c) \
+	$(LWIP_DIR)/netif/ethernet.c
+KCFLAGS += -Idrivers/lwip -I$(LWIP_DIR)/include
+
 BOOT_SRC := $(wildcard boot/*.c)
-CORE_SRC := $(wildcard vmm/*.c vmm/lib/*.c vmm/svm/*.c vmm/vmx/*.c drivers/*.c migrate/*.c)
+CORE_SRC := $(wildcard vmm/*.c vmm/lib/*.c vmm/svm/*.c vmm/vmx/*.c drivers/*.c drivers/lwip/*.c migrate/*.c) $(LWIP_SRC)
 CORE_ASM := $(wildcard vmm/*.S vmm/svm/*.S vmm/vmx/*.S)
 OBJS := $(BOOT_SRC:%.c=$(BUILD)/obj/%.o) $(CORE_SRC:%.c=$(BUILD)/obj/%.o) $(CORE_ASM:%.S=$(BUILD)/obj/%.o)
 
@@ -41,12 +50,15 @@ EFI_SECTIONS := -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .r
 .PHONY: all guests image run test unit fuzz fuzz-smoke systest setup clean
 all: $(BUILD)/hopvm.efi guests
 
+$(LWIP_SRC) &:
+	tools/fetch-deps
+
 $(BUILD)/obj/boot/%.o: boot/%.c $(wildcard boot/*.h include/hopvm/*.h) Makefile
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(BOOTCFLAGS) -c $< -o $@
 
-$(BUILD)/obj/%.o: %.c $(wildcard include/hopvm/*.h vmm/*.h vmm/svm/*.h vmm/vmx/*.h) Makefile
+$(BUILD)/obj/%.o: %.c $(wildcard include/hopvm/*.h vmm/*.h vmm/svm/*.h vmm/vmx/*.h drivers/lwip/*.h drivers/lwip/arch/*.h) Makefile
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(KCFLAGS) -c $< -o $@

@@ -4,6 +4,7 @@
  * hopvm that receives them. */
 #include <hopvm/cmd.h>
 #include <hopvm/lib.h>
+#include <hopvm/net.h>
 #include <hopvm/nic.h>
 
 #define ETHERTYPE_TEST 0x88b5
@@ -27,8 +28,11 @@ static enum cmd_status cmd_ip(int argc, char **argv)
         kprintf("(no network interfaces: no supported NIC found; see 'pci')\n");
     struct nic *n;
     for (unsigned i = 0; (n = nic_at(i)); i++)
+    {
         kprintf("%s: %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, link %s\n", n->name, n->driver, n->mac[0],
                 n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5], n->ops->link_up(n) ? "up" : "down");
+        net_print_addr(i);
+    }
     return CMD_OK;
 }
 

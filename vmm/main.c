@@ -11,6 +11,7 @@
 #include <hopvm/hv.h>
 #include <hopvm/lib.h>
 #include <hopvm/mem.h>
+#include <hopvm/net.h>
 #include <hopvm/nic.h>
 #include <hopvm/paging.h>
 #include <hopvm/pci.h>
@@ -88,7 +89,7 @@ __attribute__((noreturn)) static void core_main(void *arg)
         kprintf("boot: %s\n", bi->boot_error);
     if (bi->mem_count == BOOT_MAX_MEM)
         kprintf("boot: warning: memory map truncated at %d ranges\n", BOOT_MAX_MEM);
-    if (mem_init(bi, mapped) != 0) {
+    if (host_mem_init(bi, mapped) != 0) {
         kprintf("fatal: no usable memory for the page allocator\n");
         cpu_park();
     }
@@ -105,6 +106,7 @@ __attribute__((noreturn)) static void core_main(void *arg)
     timer_init(TICK_HZ);
     e1000_probe_all();
     virtio_net_probe_all();
+    net_start();
     sti();
     hv_init();
     load_config(bi);

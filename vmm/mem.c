@@ -10,7 +10,7 @@ static struct mem_stats base_stats;
 
 static uint64_t range_end(const struct boot_mem_range *r) { return r->base + r->pages * PAGE_SIZE; }
 
-int mem_init(const struct boot_info *bi, uint64_t mapped_top)
+int host_mem_init(const struct boot_info *bi, uint64_t mapped_top)
 {
     uint64_t lo = UINT64_MAX, hi = 0;
     struct mem_stats *s = &base_stats;

@@ -5,6 +5,7 @@
 #include <hopvm/console.h>
 #include <hopvm/hv.h>
 #include <hopvm/lib.h>
+#include <hopvm/net.h>
 #include <hopvm/nic.h>
 #include <hopvm/time.h>
 #include <hopvm/vm.h>
@@ -69,6 +70,7 @@ __attribute__((noreturn)) void host_loop(void)
     for (;;) {
         bool busy = console_service();
         busy |= nic_poll_all() > 0;
+        net_poll();
         struct vcpu *v = sched_pick();
         if (v) {
             vcpu_run_slice(v);

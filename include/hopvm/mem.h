@@ -17,7 +17,7 @@ struct mem_stats {
 
 /* Builds the allocator; mapped_top bounds what it may hand out.
  * Returns 0, or -1 if no range can hold the bitmap. */
-int mem_init(const struct boot_info *bi, uint64_t mapped_top);
+int host_mem_init(const struct boot_info *bi, uint64_t mapped_top);
 /* Zero-filled, contiguous, aligned to align bytes (a power of two >= 4 KiB
  * or 0). Returns the physical (= virtual) address, or 0 when out of memory. */
 void *page_alloc(uint64_t pages, uint64_t align);

@@ -1,0 +1,56 @@
+/* lwIP configuration for hopvm (lwIP 2.1 src/include/lwip/opt.h has every
+ * option and its meaning). NO_SYS with the raw API: one thread, the host
+ * loop, drives the stack. Tuned for bulk TCP transfer (migration). */
+#ifndef HOPVM_LWIPOPTS_H
+#define HOPVM_LWIPOPTS_H
+
+#define NO_SYS 1
+#define LWIP_SOCKET 0
+#define LWIP_NETCONN 0
+#define LWIP_PROVIDE_ERRNO 1
+#define SYS_LIGHTWEIGHT_PROT 0
+#define MEM_ALIGNMENT 8
+/* The heap and every pool live in pages from hopvm's allocator (set up by
+ * net_start before lwip_init), not in the image: the gnu-efi linker
+ * script stores .bss as zeros in the file. */
+#define MEM_SIZE (16 * 1024 * 1024)
+#define MEMP_MEM_MALLOC 1
+extern unsigned char *lwip_heap;
+#define LWIP_RAM_HEAP_POINTER lwip_heap
+#define MEMP_NUM_PBUF 1024
+#define MEMP_NUM_TCP_PCB 16
+#define MEMP_NUM_TCP_SEG 2048
+#define PBUF_POOL_SIZE 2048
+#define PBUF_POOL_BUFSIZE 1536
+#define LWIP_IPV4 1
+#define LWIP_IPV6 0
+#define LWIP_ARP 1
+#define LWIP_ETHERNET 1
+#define LWIP_ICMP 1
+#define LWIP_RAW 1
+#define LWIP_DHCP 1
+#define LWIP_UDP 1
+#define LWIP_TCP 1
+#define LWIP_DNS 0
+#define LWIP_IGMP 0
+#define LWIP_AUTOIP 0
+#define LWIP_NETIF_STATUS_CALLBACK 1
+#define LWIP_NETIF_LINK_CALLBACK 1
+#define TCP_MSS 1460
+#define LWIP_WND_SCALE 1
+#define TCP_RCV_SCALE 4
+#define TCP_WND (512 * 1024)
+#define TCP_SND_BUF (512 * 1024)
+#define TCP_SND_QUEUELEN 2048
+#define TCP_OVERSIZE TCP_MSS
+#define TCP_SNDLOWAT (16 * TCP_MSS)
+#define TCP_SNDQUEUELOWAT (TCP_SND_QUEUELEN / 2)
+#define LWIP_TCP_TIMESTAMPS 0
+#define LWIP_STATS 1
+#define LWIP_STATS_DISPLAY 0
+#define LWIP_CHECKSUM_ON_COPY 1
+#define CHECKSUM_CHECK_IP 1
+#define CHECKSUM_CHECK_TCP 1
+#define CHECKSUM_CHECK_UDP 1
+
+#endif

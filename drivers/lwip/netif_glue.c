@@ -1,0 +1,121 @@
+/* lwIP on hopvm's NIC interface: one lwIP netif per struct nic. Frames
+ * from the driver go into pool pbufs and ethernet_input(); frames from
+ * lwIP are gathered from their pbuf chain into the driver's ring. */
+#include <hopvm/lib.h>
+#include <hopvm/mem.h>
+#include <hopvm/net.h>
+#include <hopvm/nic.h>
+#include "lwip/dhcp.h"
+#include "lwip/etharp.h"
+#include "lwip/init.h"
+#include "lwip/netif.h"
+#include "lwip/pbuf.h"
+#include "lwip/timeouts.h"
+#include "netif/ethernet.h"
+
+#define ETHERTYPE_TEST 0x88b5
+
+static struct netif netifs[NIC_MAX];
+static bool started;
+unsigned char *lwip_heap;
+
+static err_t linkoutput(struct netif *ni, struct pbuf *p)
+{
+    struct nic *n = ni->state;
+    uint8_t frame[ETH_MAX_FRAME];
+    if (p->tot_len > sizeof(frame))
+        return ERR_BUF;
+    pbuf_copy_partial(p, frame, p->tot_len, 0);
+    return n->ops->send(n, frame, p->tot_len) == 0 ? ERR_OK : ERR_MEM;
+}
+
+static err_t netif_setup(struct netif *ni)
+{
+    struct nic *n = ni->state;
+    ni->name[0] = 'e';
+    ni->name[1] = (char)('0' + (ni - netifs));
+    ni->hwaddr_len = ETH_HWADDR_LEN;
+    memcpy(ni->hwaddr, n->mac, ETH_HWADDR_LEN);
+    ni->mtu = 1500;
+    ni->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET;
+    ni->output = etharp_output;
+    ni->linkoutput = linkoutput;
+    return ERR_OK;
+}
+
+static void rx(struct nic *n, const uint8_t *frame, size_t len, void *ctx)
+{
+    struct netif *ni = ctx;
+    if (len >= 14 && ((frame[12] << 8) | frame[13]) == ETHERTYPE_TEST) {
+        n->stats.test_rx++; /* `net txtest` frames stop here */
+        return;
+    }
+    struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_POOL);
+    if (!p) {
+        n->stats.rx_drops++;
+        return;
+    }
+    pbuf_take(p, frame, (u16_t)len);
+    if (ni->input(p, ni) != ERR_OK)
+        pbuf_free(p);
+}
+
+void net_start(void)
+{
+    if (!nic_count())
+        return; /* no NIC: no stack, no 16 MiB heap */
+    /* lwIP's heap: MEM_SIZE plus its own bookkeeping (mem.c MEM_SIZE_ALIGNED
+     * + 2 * SIZEOF_STRUCT_MEM); one extra page covers it. */
+    uint64_t pages = (MEM_SIZE + PAGE_SIZE) / PAGE_SIZE;
+    lwip_heap = page_alloc(pages, 0);
+    if (!lwip_heap) {
+        kprintf("net: out of memory for the TCP/IP heap; networking is off\n");
+        return;
+    }
+    lwip_init();
+    struct nic *n;
+    for (unsigned i = 0; (n = nic_at(i)); i++) {
+        struct netif *ni = &netifs[i];
+        if (!netif_add(ni, NULL, NULL, NULL, n, netif_setup, ethernet_input))
+            continue;
+        n->rx = rx;
+        n->rx_ctx = ni;
+        if (i == 0)
+            netif_set_default(ni);
+        netif_set_up(ni);
+        if (n->ops->link_up(n))
+            netif_set_link_up(ni);
+        dhcp_start(ni); /* DHCP by default (the config can set a static address later) */
+    }
+    started = true;
+}
+
+void net_poll(void)
+{
+    if (started)
+        sys_check_timeouts();
+}
+
+struct netif *net_netif(unsigned i)
+{
+    return started && i < nic_count() ? &netifs[i] : NULL;
+}
+
+void net_print_addr(unsigned i)
+{
+    struct netif *ni = net_netif(i);
+    if (!ni)
+        return;
+    const struct dhcp *d = netif_dhcp_data(ni);
+    if (ip4_addr_isany_val(*netif_ip4_addr(ni))) {
+        kprintf("    inet: none yet (DHCP %s)\n", d ? "waiting for an offer" : "off");
+        return;
+    }
+    char a[16], g[16];
+    ip4addr_ntoa_r(netif_ip4_addr(ni), a, sizeof(a));
+    ip4addr_ntoa_r(netif_ip4_gw(ni), g, sizeof(g));
+    unsigned prefix = 0;
+    for (u32_t m = lwip_ntohl(ip4_addr_get_u32(netif_ip4_netmask(ni))); m & 0x80000000u; m <<= 1)
+        prefix++;
+    kprintf("    inet %s/%u gw %s (%s)\n", a, prefix, g, dhcp_supplied_address(ni) ? "DHCP" : "static");
+}
