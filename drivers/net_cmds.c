@@ -19,9 +19,26 @@ static void count_test_frames(struct nic *n, const uint8_t *f, size_t len, void 
 
 static enum cmd_status cmd_ip(int argc, char **argv)
 {
-    (void)argv;
+    if (argc >= 2 && !strcmp(argv[1], "set")) {
+        if (!(argc == 4 || (argc == 6 && !strcmp(argv[4], "gw")))) {
+            kprintf("error: ip set IF ADDR/PREFIX [gw GW]\n");
+            return CMD_USAGE;
+        }
+        struct nic *n = nic_find(argv[2]);
+        if (!n) {
+            kprintf("error: no interface '%s' (see 'ip')\n", argv[2]);
+            return CMD_FAIL;
+        }
+        unsigned idx = 0;
+        while (nic_at(idx) != n)
+            idx++;
+        if (net_set_addr(idx, argv[3], argc == 6 ? argv[5] : NULL) != 0)
+            return CMD_USAGE;
+        net_print_addr(idx);
+        return CMD_OK;
+    }
     if (argc != 1) {
-        kprintf("error: ip takes no arguments yet\n");
+        kprintf("error: unknown ip subcommand '%s'\n", argv[1]);
         return CMD_USAGE;
     }
     if (!nic_count())
@@ -90,8 +107,25 @@ static enum cmd_status cmd_net(int argc, char **argv)
     return CMD_USAGE;
 }
 
+static enum cmd_status cmd_ping(int argc, char **argv)
+{
+    uint64_t count = 4;
+    if (!(argc == 2 || (argc == 4 && !strcmp(argv[2], "-c")))) {
+        kprintf("error: ping HOST [-c N]\n");
+        return CMD_USAGE;
+    }
+    if (argc == 4 && (parse_u64(argv[3], &count) != 0 || count == 0 || count > 1000)) {
+        kprintf("error: bad count '%s' (1 to 1000)\n", argv[3]);
+        return CMD_USAGE;
+    }
+    return net_ping(argv[1], (unsigned)count) == 0 ? CMD_OK : CMD_FAIL;
+}
+
 static const struct cmd net_cmds[] = {
-    {.name = "ip", .usage = "", .help = "network interfaces: driver, MAC, link", .run = cmd_ip},
+    {.name = "ip", .usage = "[set IF ADDR/PREFIX [gw GW]]",
+     .help = "network interfaces: driver, MAC, link, IPv4 address; set a static address", .run = cmd_ip},
+    {.name = "ping", .usage = "HOST [-c N]", .help = "ICMP echo to an IPv4 address (default 4 times)",
+     .run = cmd_ping},
     {.name = "net", .usage = "stats | txtest IF N", .help = "per-NIC counters; send N link-level test frames",
      .run = cmd_net},
 };

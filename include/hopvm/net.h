@@ -10,5 +10,12 @@ struct netif;
 struct netif *net_netif(unsigned i);
 /* Prints interface i's IPv4 address, prefix, gateway and origin. */
 void net_print_addr(unsigned i);
+/* Static ADDR/PREFIX and optional gateway for interface i (stops DHCP). */
+int net_set_addr(unsigned i, const char *addr_prefix, const char *gw);
+/* a.b.c.d with four decimal parts of up to three digits. */
+#include <stdbool.h>
+bool net_ip4_strict(const char *s);
+/* ICMP echo; 0 if any reply came. */
+int net_ping(const char *host, unsigned count);
 
 #endif

@@ -93,3 +93,31 @@ def test_dhcp_from_qemu_user_network(hopvm, device):
             break
         time.sleep(1)
     assert "inet 10.0.2.15/24 gw 10.0.2.2 (DHCP)" in out, out
+    # QEMU's gateway answers ICMP echo.
+    assert "3 transmitted, 3 received" in vm.cmd("ping 10.0.2.2 -c 3", timeout=60)
+
+
+def test_ping_both_ways_with_static_addresses(pair):
+    a, b = pair
+    assert "inet 192.168.77.1/24 gw 0.0.0.0 (static)" in a.cmd("ip set eth0 192.168.77.1/24")
+    assert "inet 192.168.77.2/24 gw 192.168.77.1 (static)" in b.cmd("ip set eth0 192.168.77.2/24 gw 192.168.77.1")
+    out = a.cmd("ping 192.168.77.2 -c 3", timeout=60)
+    assert "3 transmitted, 3 received" in out, out
+    assert re.search(r"64 bytes from 192\.168\.77\.2: seq=1 time=\d+\.\d{3} ms", out)
+    assert "2 transmitted, 2 received" in b.cmd("ping 192.168.77.1 -c 2", timeout=60)
+    out = a.cmd("ping 192.168.77.9 -c 1", timeout=60)
+    assert "no reply from 192.168.77.9: seq=1" in out and "1 transmitted, 0 received" in out
+
+
+def test_ip_and_ping_errors(hopvm):
+    vm = hopvm(extra=("-netdev", "user,id=n0", "-device", "e1000,netdev=n0"))
+    vm.wait_prompt()
+    assert "error: '1.2.3' is not an IPv4 address" in vm.cmd("ip set eth0 1.2.3/24")
+    assert "error: '10.0.0.1' is not ADDR/PREFIX" in vm.cmd("ip set eth0 10.0.0.1")
+    assert "error: '10.0.0.1/33' is not ADDR/PREFIX" in vm.cmd("ip set eth0 10.0.0.1/33")
+    assert "error: gateway 'x' is not an IPv4 address" in vm.cmd("ip set eth0 10.0.0.1/8 gw x")
+    assert "error: no interface 'eth5'" in vm.cmd("ip set eth5 10.0.0.1/8")
+    assert "error: ip set IF ADDR/PREFIX [gw GW]" in vm.cmd("ip set eth0")
+    assert "error: 'nowhere' is not an IPv4 address" in vm.cmd("ping nowhere")
+    assert "error: bad count '0'" in vm.cmd("ping 10.0.2.2 -c 0")
+    assert "error: ping HOST [-c N]" in vm.cmd("ping")
