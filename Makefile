@@ -130,11 +130,13 @@ UNIT_DEPS_test_pmm      := vmm/pmm.c
 UNIT_DEPS_test_format   :=
 UNIT_DEPS_test_lineedit := vmm/lineedit.c
 UNIT_DEPS_test_cmd      := vmm/args.c vmm/cmd.c
-UNIT_DEPS_test_config   := vmm/config.c
+UNIT_DEPS_test_config   := vmm/config.c vmm/inet.c
 UNIT_DEPS_test_aml      := drivers/acpi_aml.c
 UNIT_DEPS_test_loader   := vmm/loader.c vmm/multiboot.c
 UNIT_DEPS_test_insn     := vmm/insn.c
 UNIT_DEPS_test_pci      := drivers/pci_bar.c
+UNIT_DEPS_test_inet     := vmm/inet.c
+UNIT_DEPS_test_nettest  := vmm/nettest_pattern.c
 UNIT_TESTS := $(notdir $(basename $(wildcard tests/unit/test_*.c)))
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/unit/%)
 
@@ -147,7 +149,7 @@ unit: $(UNIT_BINS)
 
 # --- libFuzzer targets for every parser of untrusted input ------------------
 FUZZCFLAGS := -std=c11 -g -O1 -DHOPVM_HOSTED -Iinclude -fsanitize=fuzzer,address,undefined
-FUZZ_DEPS_fuzz_config   := vmm/config.c
+FUZZ_DEPS_fuzz_config   := vmm/config.c vmm/inet.c
 FUZZ_DEPS_fuzz_args     := vmm/args.c
 FUZZ_DEPS_fuzz_lineedit := vmm/lineedit.c
 FUZZ_DEPS_fuzz_aml      := drivers/acpi_aml.c

@@ -57,6 +57,7 @@
 #define RX_RING 256 /* a multiple of 8: RDLEN must be 128-byte aligned */
 #define TX_RING 256
 #define BUF_SIZE 2048
+#define TX_WAIT_US 2000
 
 struct rx_desc {
     uint64_t addr;
@@ -95,10 +96,29 @@ static const struct { uint16_t device; const char *name; } ids[] = {
 static uint32_t rd(struct e1000 *e, uint32_t r) { return mmio_read32(e->mmio + r); }
 static void wr(struct e1000 *e, uint32_t r, uint32_t v) { mmio_write32(e->mmio + r, v); }
 
+static void tx_reap(struct e1000 *e)
+{
+    while (e->tx_clean != e->tx_tail && (e->tx[e->tx_clean].status & DESC_DD))
+        e->tx_clean = (e->tx_clean + 1) % TX_RING;
+}
+
+static bool tx_full(struct e1000 *e) { return (e->tx_tail + 1) % TX_RING == e->tx_clean; }
+
+static void e1000_flush(struct nic *n);
+
 static int e1000_send(struct nic *n, const void *frame, size_t len)
 {
     struct e1000 *e = n->priv;
-    if (len > ETH_MAX_FRAME || (e->tx_tail + 1) % TX_RING == e->tx_clean) {
+    if (tx_full(e)) {
+        /* A full ring under a bulk send: ring the doorbell and give the
+         * device up to TX_WAIT_US to free a slot, rather than drop. */
+        e1000_flush(n);
+        uint64_t end = time_ns() + TX_WAIT_US * 1000ull;
+        do
+            tx_reap(e);
+        while (tx_full(e) && time_ns() < end);
+    }
+    if (len > ETH_MAX_FRAME || tx_full(e)) {
         n->stats.tx_drops++;
         return -1;
     }
@@ -131,8 +151,7 @@ static void e1000_flush(struct nic *n)
 static unsigned e1000_poll(struct nic *n)
 {
     struct e1000 *e = n->priv;
-    while (e->tx_clean != e->tx_tail && (e->tx[e->tx_clean].status & DESC_DD))
-        e->tx_clean = (e->tx_clean + 1) % TX_RING;
+    tx_reap(e);
     unsigned got = 0, last = RX_RING;
     while (e->rx[e->rx_next].status & DESC_DD) {
         volatile struct rx_desc *d = &e->rx[e->rx_next];

@@ -3,6 +3,7 @@
  * frames of the IEEE local experimental EtherType 0x88b5, counted by every
  * hopvm that receives them. */
 #include <hopvm/cmd.h>
+#include <hopvm/inet.h>
 #include <hopvm/lib.h>
 #include <hopvm/net.h>
 #include <hopvm/nic.h>
@@ -29,11 +30,22 @@ static enum cmd_status cmd_ip(int argc, char **argv)
             kprintf("error: no interface '%s' (see 'ip')\n", argv[2]);
             return CMD_FAIL;
         }
-        unsigned idx = 0;
+        unsigned idx = 0, prefix;
         while (nic_at(idx) != n)
             idx++;
-        if (net_set_addr(idx, argv[3], argc == 6 ? argv[5] : NULL) != 0)
+        uint32_t addr, gw = 0;
+        if (!inet_parse4_prefix(argv[3], &addr, &prefix)) {
+            kprintf("error: '%s' is not ADDR/PREFIX (e.g. 192.168.7.2/24)\n", argv[3]);
             return CMD_USAGE;
+        }
+        if (argc == 6 && !inet_parse4(argv[5], &gw)) {
+            kprintf("error: gateway '%s' is not an IPv4 address\n", argv[5]);
+            return CMD_USAGE;
+        }
+        if (net_set_static(idx, addr, prefix, gw) != 0) {
+            kprintf("error: %s has no TCP/IP interface\n", n->name);
+            return CMD_FAIL;
+        }
         net_print_addr(idx);
         return CMD_OK;
     }
@@ -63,6 +75,8 @@ static enum cmd_status net_stats(void)
         kprintf("%-6s %12lu %14lu %12lu %14lu %8lu %8lu %8lu %10lu\n", n->name, s->rx_frames, s->rx_bytes,
                 s->tx_frames, s->tx_bytes, s->rx_errors, s->rx_drops, s->tx_drops, s->test_rx);
     }
+    if (net_netif(0))
+        net_print_stack_stats();
     return CMD_OK;
 }
 

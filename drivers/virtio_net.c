@@ -7,6 +7,7 @@
 #include <hopvm/nic.h>
 #include <hopvm/paging.h>
 #include <hopvm/pci.h>
+#include <hopvm/time.h>
 #include <hopvm/x86.h>
 
 #define VIRTIO_VENDOR 0x1af4
@@ -41,6 +42,7 @@
 #define NET_HDR_LEN 12 /* struct virtio_net_hdr with VERSION_1 (5.1.6) */
 #define QSIZE 256
 #define BUF_SIZE 2048
+#define TX_WAIT_US 2000
 #define RXQ 0
 #define TXQ 1
 
@@ -126,17 +128,31 @@ static void notify(struct vq *q, uint16_t idx)
     q->pending = 0;
 }
 
-static int vnet_send(struct nic *n, const void *frame, size_t len)
+/* Reaps what the device has sent: completions may come in any order
+ * (virtio 1.1 2.6.8), so freed ids go back on a free list. */
+static void tx_reap(struct vq *q)
 {
-    struct vnet *v = n->priv;
-    struct vq *q = &v->q[TXQ];
-    /* Reap what the device has sent: completions may come in any order
-     * (virtio 1.1 2.6.8), so freed ids go back on a free list. */
     while (q->last_used != used_idx(q)) {
         uint32_t id = q->used[1 + 2 * (q->last_used % q->size)];
         q->last_used++;
         if (id < q->size && q->nfree < q->size)
             q->free_ids[q->nfree++] = (uint16_t)id;
+    }
+}
+
+static int vnet_send(struct nic *n, const void *frame, size_t len)
+{
+    struct vnet *v = n->priv;
+    struct vq *q = &v->q[TXQ];
+    tx_reap(q);
+    if (q->nfree == 0) {
+        /* A full ring under a bulk send: notify the device and give it up
+         * to TX_WAIT_US to use some buffers, rather than drop. */
+        notify(q, TXQ);
+        uint64_t end = time_ns() + TX_WAIT_US * 1000ull;
+        do
+            tx_reap(q);
+        while (q->nfree == 0 && time_ns() < end);
     }
     if (len > ETH_MAX_FRAME || q->nfree == 0) {
         n->stats.tx_drops++;

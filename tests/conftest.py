@@ -202,7 +202,8 @@ def hopvm(request):
     vms = []
 
     def boot(**kw):
-        vm = HopVM(request.node.name, **kw)
+        # Several hopvm instances in one test get a log each.
+        vm = HopVM(request.node.name + (f"-{len(vms)}" if vms else ""), **kw)
         vms.append(vm)
         return vm
 

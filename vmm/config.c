@@ -2,11 +2,12 @@
  * edited: every line is bounds-checked, every value validated, and an
  * error names its line. Pure; fuzzed (tests/fuzz/fuzz_config.c). */
 #include <hopvm/config.h>
+#include <hopvm/inet.h>
 #include <hopvm/lib.h>
 
 #define LINE_MAX_LEN 512
 
-enum section { SEC_NONE, SEC_HOST, SEC_VM, SEC_BAD };
+enum section { SEC_NONE, SEC_HOST, SEC_VM, SEC_NET, SEC_BAD };
 
 struct parser {
     struct config *cfg;
@@ -18,6 +19,7 @@ struct parser {
     unsigned vm_line;     /* where it started */
     bool vm_bad;
     unsigned seen;        /* keys seen in this section (bit per key) */
+    unsigned gw_line;     /* where the [net IF] section's gateway was */
 };
 
 static void error(struct parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -102,6 +104,14 @@ int config_parse_size(const char *s, uint64_t *out)
 
 static void finish_vm(struct parser *p)
 {
+    if (p->sec == SEC_NET) {
+        const struct cfg_net *n = &p->cfg->nets[p->cfg->nnets - 1];
+        unsigned line = p->line;
+        p->line = p->gw_line;
+        if (n->gw && !n->is_static)
+            error(p, "[net %s]: a gateway needs a static address (DHCP supplies its own)", n->ifname);
+        p->line = line;
+    }
     if (p->sec != SEC_VM)
         return;
     unsigned line = p->line;
@@ -115,6 +125,28 @@ static void finish_vm(struct parser *p)
             p->cfg->vms[p->cfg->nvms++] = p->vm;
     }
     p->line = line;
+}
+
+/* [net IF]: IF is a hopvm interface name, eth0 to eth9. */
+static void start_net(struct parser *p, const char *ifname)
+{
+    p->sec = SEC_BAD;
+    if (strncmp(ifname, "eth", 3) || ifname[3] < '0' || ifname[3] > '9' || ifname[4]) {
+        error(p, "bad interface '%.40s' in [net IF] (eth0, eth1, ...)", ifname);
+        return;
+    }
+    for (unsigned i = 0; i < p->cfg->nnets; i++)
+        if (!strcmp(p->cfg->nets[i].ifname, ifname)) {
+            error(p, "[net %s] is given twice", ifname);
+            return;
+        }
+    if (p->cfg->nnets == CFG_MAX_NETS) {
+        error(p, "too many net sections (at most %d)", CFG_MAX_NETS);
+        return;
+    }
+    struct cfg_net *n = &p->cfg->nets[p->cfg->nnets++];
+    copy(n->ifname, sizeof(n->ifname), ifname);
+    p->sec = SEC_NET;
 }
 
 static void start_section(struct parser *p, char *s)
@@ -153,8 +185,12 @@ static void start_section(struct parser *p, char *s)
         copy(p->vm.name, sizeof(p->vm.name), name);
         return;
     }
+    if (!strncmp(s, "net", 3) && is_space(s[3])) {
+        start_net(p, trim(s + 4));
+        return;
+    }
     p->sec = SEC_BAD;
-    error(p, "unknown section '[%.40s]' (expected [host] or [vm NAME])", s);
+    error(p, "unknown section '[%.40s]' (expected [host], [vm NAME] or [net IF])", s);
 }
 
 /* Keys of a VM section; the index is the bit in parser.seen. */
@@ -250,6 +286,27 @@ static void host_key(struct parser *p, const char *key, const char *val)
     error(p, "unknown key '%.40s' in [host]", key);
 }
 
+static void net_key(struct parser *p, const char *key, const char *val)
+{
+    struct cfg_net *n = &p->cfg->nets[p->cfg->nnets - 1];
+    if (!strcmp(key, "address")) {
+        if (!strcmp(val, "dhcp"))
+            n->is_static = false;
+        else if (inet_parse4_prefix(val, &n->addr, &n->prefix))
+            n->is_static = true;
+        else
+            error(p, "bad address '%.40s' (dhcp, or ADDR/PREFIX such as 192.168.7.2/24)", val);
+        return;
+    }
+    if (!strcmp(key, "gateway")) {
+        if (!inet_parse4(val, &n->gw))
+            error(p, "bad gateway '%.40s' (an IPv4 address such as 192.168.7.1)", val);
+        p->gw_line = p->line;
+        return;
+    }
+    error(p, "unknown key '%.40s' in [net %s] (address, gateway)", key, n->ifname);
+}
+
 static void parse_line(struct parser *p, char *s)
 {
     s = trim(s);
@@ -276,6 +333,7 @@ static void parse_line(struct parser *p, char *s)
     switch (p->sec) {
     case SEC_NONE: error(p, "'%.40s' outside a section", key); break;
     case SEC_HOST: host_key(p, key, val); break;
+    case SEC_NET: net_key(p, key, val); break;
     case SEC_VM:
         if (!p->vm_bad)
             vm_key(p, key, val);

@@ -11,12 +11,14 @@
 
 #define RING_SIZE 1024 /* power of two */
 #define KEY_DETACH 0x1d /* Ctrl-] as in telnet */
+#define KEY_CANCEL 0x03 /* Ctrl-C */
 
 static volatile uint8_t ring[RING_SIZE];
 static volatile uint32_t ring_head, ring_tail; /* head: written by the tick */
 static uint64_t dropped;
 static struct lineedit le;
 static struct vm *attached;
+static const struct console_task *task;
 
 void console_poll_input(void)
 {
@@ -94,11 +96,24 @@ void console_notify(const char *fmt, ...)
     va_end(ap);
     /* Erase the prompt line, print the news, redraw what was being typed. */
     kprintf("\r\x1b[K%s\n", msg);
-    if (!attached) {
+    if (!attached && !task) {
         kprintf("%s%s", CONSOLE_PROMPT, le.buf);
         for (size_t i = le.cur; i < le.len; i++)
             uart_putc('\b');
     }
+}
+
+void console_task_begin(const struct console_task *t) { task = t; }
+bool console_task_active(void) { return task != NULL; }
+
+void console_task_end(void)
+{
+    if (!task)
+        return;
+    task = NULL;
+    le_reset(&le); /* keys typed meanwhile were ignored */
+    if (!attached)
+        kprintf("%s", CONSOLE_PROMPT);
 }
 
 bool console_service(void)
@@ -115,6 +130,11 @@ bool console_service(void)
                 uart_dev_input(attached, (uint8_t)c);
             continue;
         }
+        if (task) {
+            if (c == KEY_CANCEL)
+                task->cancel(); /* ends the task, prints the prompt */
+            continue;
+        }
         enum le_result r = le_feed(&le, c);
         if (r == LE_NONE)
             continue;
@@ -123,7 +143,7 @@ bool console_service(void)
             cmd_execute(line);
         }
         le_reset(&le);
-        if (!attached)
+        if (!attached && !task)
             kprintf("%s", CONSOLE_PROMPT);
     }
     return any;

@@ -110,11 +110,13 @@ __attribute__((noreturn)) static void core_main(void *arg)
     sti();
     hv_init();
     load_config(bi);
+    net_apply_config(&config);
     host_cmds_register();
     vm_cmds_register();
     bench_cmds_register();
     pci_cmds_register();
     net_cmds_register();
+    nettest_cmds_register();
     autostart();
     kprintf("ready. Type 'help' for commands.\n");
     host_loop();

@@ -47,6 +47,8 @@ extern unsigned char *lwip_heap;
 #define TCP_SNDQUEUELOWAT (TCP_SND_QUEUELEN / 2)
 #define LWIP_TCP_TIMESTAMPS 0
 #define LWIP_STATS 1
+#define LWIP_STATS_LARGE 1 /* 32-bit counters: a 64 MiB transfer is 46k segments */
+#define LWIP_HOOK_FILENAME "lwip_hooks.h" /* counts TCP retransmissions */
 #define LWIP_STATS_DISPLAY 0
 #define LWIP_CHECKSUM_ON_COPY 1
 #define CHECKSUM_CHECK_IP 1

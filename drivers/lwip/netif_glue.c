@@ -1,6 +1,8 @@
 /* lwIP on hopvm's NIC interface: one lwIP netif per struct nic. Frames
  * from the driver go into pool pbufs and ethernet_input(); frames from
  * lwIP are gathered from their pbuf chain into the driver's ring. */
+#include <hopvm/config.h>
+#include <hopvm/inet.h>
 #include <hopvm/lib.h>
 #include <hopvm/mem.h>
 #include <hopvm/net.h>
@@ -120,59 +122,35 @@ void net_print_addr(unsigned i)
     kprintf("    inet %s/%u gw %s (%s)\n", a, prefix, g, dhcp_supplied_address(ni) ? "DHCP" : "static");
 }
 
-/* Four dotted decimals, nothing else: inet_aton would take "1.2.3" as
- * 1.2.0.3, which is never what an operator meant. */
-bool net_ip4_strict(const char *s)
-{
-    int dots = 0, digits = 0;
-    for (; *s; s++) {
-        if (*s == '.') {
-            if (!digits)
-                return false;
-            dots++;
-            digits = 0;
-        } else if (*s >= '0' && *s <= '9') {
-            if (++digits > 3)
-                return false;
-        } else {
-            return false;
-        }
-    }
-    return dots == 3 && digits;
-}
-
-int net_set_addr(unsigned i, const char *addr_prefix, const char *gw)
+int net_set_static(unsigned i, uint32_t addr, unsigned prefix, uint32_t gw)
 {
     struct netif *ni = net_netif(i);
-    if (!ni) {
-        kprintf("error: no such interface\n");
+    if (!ni)
         return -1;
-    }
-    char a[20];
-    size_t n = strlen(addr_prefix);
-    const char *slash = addr_prefix;
-    while (*slash && *slash != '/')
-        slash++;
-    uint64_t prefix;
-    if (!*slash || (size_t)(slash - addr_prefix) >= sizeof(a) || parse_u64(slash + 1, &prefix) != 0 ||
-        prefix < 1 || prefix > 32 || n > 40) {
-        kprintf("error: '%s' is not ADDR/PREFIX (e.g. 192.168.7.2/24)\n", addr_prefix);
-        return -1;
-    }
-    memcpy(a, addr_prefix, (size_t)(slash - addr_prefix));
-    a[slash - addr_prefix] = 0;
     ip4_addr_t ip, mask, g;
-    if (!net_ip4_strict(a) || !ip4addr_aton(a, &ip)) {
-        kprintf("error: '%s' is not an IPv4 address\n", a);
-        return -1;
-    }
-    ip4_addr_set_any(&g);
-    if (gw && (!net_ip4_strict(gw) || !ip4addr_aton(gw, &g))) {
-        kprintf("error: gateway '%s' is not an IPv4 address\n", gw);
-        return -1;
-    }
-    ip4_addr_set_u32(&mask, lwip_htonl(prefix == 32 ? 0xffffffffu : ~(0xffffffffu >> prefix)));
+    ip4_addr_set_u32(&ip, lwip_htonl(addr));
+    ip4_addr_set_u32(&mask, lwip_htonl(inet_prefix_mask(prefix)));
+    ip4_addr_set_u32(&g, lwip_htonl(gw));
     dhcp_release_and_stop(ni); /* a static address replaces DHCP */
     netif_set_addr(ni, &ip, &mask, &g);
     return 0;
+}
+
+void net_apply_config(const struct config *cfg)
+{
+    for (unsigned i = 0; i < cfg->nnets; i++) {
+        const struct cfg_net *c = &cfg->nets[i];
+        struct nic *n = nic_find(c->ifname);
+        unsigned idx = 0;
+        while (n && nic_at(idx) != n)
+            idx++;
+        if (!n || !net_netif(idx)) {
+            kprintf("config: [net %s]: no such interface (see 'ip'); ignored\n", c->ifname);
+            continue;
+        }
+        if (c->is_static && net_set_static(idx, c->addr, c->prefix, c->gw) == 0) {
+            kprintf("config: %s: static address\n", c->ifname);
+            net_print_addr(idx);
+        }
+    }
 }

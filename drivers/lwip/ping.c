@@ -1,5 +1,6 @@
 /* `ping HOST [-c N]`: ICMP echo (RFC 792) through an lwIP raw PCB. The
  * command waits up to a second per request, polling the NICs itself. */
+#include <hopvm/inet.h>
 #include <hopvm/lib.h>
 #include <hopvm/net.h>
 #include <hopvm/nic.h>
@@ -38,10 +39,12 @@ static u8_t on_recv(void *arg, struct raw_pcb *pcb, struct pbuf *p, const ip_add
 int net_ping(const char *host, unsigned count)
 {
     ip_addr_t dst;
-    if (!net_ip4_strict(host) || !ipaddr_aton(host, &dst)) {
+    uint32_t a;
+    if (!inet_parse4(host, &a)) {
         kprintf("error: '%s' is not an IPv4 address\n", host);
         return -1;
     }
+    ip_addr_set_ip4_u32(&dst, lwip_htonl(a));
     if (!net_netif(0)) {
         kprintf("error: no network interface\n");
         return -1;

@@ -14,6 +14,8 @@
 #define CFG_CMDLINE_MAX 256
 #define CFG_MEM_MIN     (1ull << 20)
 #define CFG_MEM_MAX     (64ull << 30)
+#define CFG_MAX_NETS    4
+#define CFG_IF_MAX      8
 
 struct cfg_module {
     char file[CFG_FILE_MAX];
@@ -31,8 +33,18 @@ struct cfg_vm {
     bool autostart;
 };
 
+/* [net IF]: how one interface gets its IPv4 address. */
+struct cfg_net {
+    char ifname[CFG_IF_MAX];   /* eth0, eth1, ... */
+    bool is_static;            /* false: DHCP (the default) */
+    uint32_t addr, gw;         /* host order; gw 0: none */
+    unsigned prefix;
+};
+
 struct config {
     char host_name[CFG_NAME_MAX];
+    struct cfg_net nets[CFG_MAX_NETS];
+    unsigned nnets;
     struct cfg_vm vms[CFG_MAX_VMS];
     unsigned nvms;
 };

@@ -23,6 +23,19 @@ void console_guest_output(struct vm *vm, char c);
 /* An asynchronous message (a guest stopped, ...): printed on its own line
  * and the prompt with the half-typed line redrawn below it. */
 void console_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A foreground task: a command that goes on after it returns (a transfer
+ * driven by network callbacks from the host loop, so guests keep running)
+ * and holds the prompt back until it ends. Ctrl-C calls cancel, which must
+ * end the task. Other keys are ignored meanwhile. */
+struct console_task {
+    const char *name;
+    void (*cancel)(void);
+};
+/* Called by a command before it returns: the prompt waits for task_end. */
+void console_task_begin(const struct console_task *t);
+/* The task is over: the prompt comes back. */
+void console_task_end(void);
+bool console_task_active(void);
 /* The guest stopped: leave it if attached. */
 void console_guest_stopped(struct vm *vm);
 

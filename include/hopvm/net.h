@@ -10,11 +10,18 @@ struct netif;
 struct netif *net_netif(unsigned i);
 /* Prints interface i's IPv4 address, prefix, gateway and origin. */
 void net_print_addr(unsigned i);
-/* Static ADDR/PREFIX and optional gateway for interface i (stops DHCP). */
-int net_set_addr(unsigned i, const char *addr_prefix, const char *gw);
-/* a.b.c.d with four decimal parts of up to three digits. */
-#include <stdbool.h>
-bool net_ip4_strict(const char *s);
+#include <stdint.h>
+/* A static address (host order) for interface i; stops DHCP. gw 0: none.
+ * -1 if there is no such interface. */
+int net_set_static(unsigned i, uint32_t addr, unsigned prefix, uint32_t gw);
+struct config;
+/* Applies the [net IF] sections of hopvm.cfg (DHCP stays the default). */
+void net_apply_config(const struct config *cfg);
+/* lwIP's per-protocol counters and TCP retransmissions (`net stats`). */
+void net_print_stack_stats(void);
+uint64_t net_tcp_retransmits(void);
+/* The `nettest` command (drivers/lwip/nettest.c). */
+void nettest_cmds_register(void);
 /* ICMP echo; 0 if any reply came. */
 int net_ping(const char *host, unsigned count);
 

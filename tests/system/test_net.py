@@ -112,7 +112,7 @@ def test_ping_both_ways_with_static_addresses(pair):
 def test_ip_and_ping_errors(hopvm):
     vm = hopvm(extra=("-netdev", "user,id=n0", "-device", "e1000,netdev=n0"))
     vm.wait_prompt()
-    assert "error: '1.2.3' is not an IPv4 address" in vm.cmd("ip set eth0 1.2.3/24")
+    assert "error: '1.2.3/24' is not ADDR/PREFIX" in vm.cmd("ip set eth0 1.2.3/24")
     assert "error: '10.0.0.1' is not ADDR/PREFIX" in vm.cmd("ip set eth0 10.0.0.1")
     assert "error: '10.0.0.1/33' is not ADDR/PREFIX" in vm.cmd("ip set eth0 10.0.0.1/33")
     assert "error: gateway 'x' is not an IPv4 address" in vm.cmd("ip set eth0 10.0.0.1/8 gw x")

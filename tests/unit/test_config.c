@@ -75,6 +75,26 @@ int main(void)
     CHECK_U64(c->vcpus, 1);
     CHECK(!c->autostart);
 
+    /* [net IF]: static or DHCP addressing per interface. */
+    CHECK_U64(parse("[net eth0]\naddress = 192.168.7.2/24\ngateway = 192.168.7.1\n"
+                    "[net eth1]\naddress = dhcp\n", &cfg), 0);
+    CHECK_U64(cfg.nnets, 2);
+    CHECK_STR(cfg.nets[0].ifname, "eth0");
+    CHECK(cfg.nets[0].is_static);
+    CHECK_U64(cfg.nets[0].addr, 0xc0a80702u);
+    CHECK_U64(cfg.nets[0].prefix, 24);
+    CHECK_U64(cfg.nets[0].gw, 0xc0a80701u);
+    CHECK(!cfg.nets[1].is_static);
+    expect_error("[net eth0]\naddress = 192.168.7/24\n", 2, "bad address '192.168.7/24'");
+    expect_error("[net eth0]\naddress = 192.168.7.2\n", 2, "bad address");
+    expect_error("[net eth0]\naddress = 192.168.7.2/33\n", 2, "bad address");
+    expect_error("[net eth0]\naddress = 1.2.3.256/8\n", 2, "bad address");
+    expect_error("[net eth0]\ngateway = 10.0.0.1.5\n", 2, "bad gateway");
+    expect_error("[net wlan0]\n", 1, "bad interface 'wlan0'");
+    expect_error("[net eth0]\n[net eth0]\n", 2, "given twice");
+    expect_error("[net eth0]\nmtu = 9000\n", 2, "unknown key 'mtu' in [net eth0]");
+    expect_error("[net eth0]\ngateway = 10.0.0.1\n", 2, "a gateway needs a static address");
+
     /* Empty and comment-only files are fine. */
     CHECK_U64(parse("", &cfg), 0);
     CHECK_U64(parse("# nothing\n\n", &cfg), 0);
