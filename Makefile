@@ -116,10 +116,12 @@ $(BUILD)/test.img: $(BUILD)/hopvm.efi tests/system/hopvm-test.cfg tools/mkimage 
 	tools/mkimage $@ $(BUILD)/hopvm.efi tests/system/hopvm-test.cfg $(GUEST_FILES) $(BAD_GUESTS)
 
 # Boots the image in QEMU (TCG, AMD SVM + NPT) with the console on this
-# terminal. Ctrl-A X quits QEMU; `poweroff` at the prompt does too.
+# terminal. Ctrl-A X quits QEMU; `poweroff` at the prompt does too; Ctrl-C
+# goes to hopvm (signal=off), where it cancels a running nettest.
 run: $(BUILD)/hopvm.img
 	$(QEMU) -nodefaults -machine q35 -accel tcg -cpu max -m $(QEMU_MEM) -bios $(OVMF) \
-		-drive format=raw,file=$(BUILD)/hopvm.img,snapshot=on -nographic -serial mon:stdio \
+		-drive format=raw,file=$(BUILD)/hopvm.img,snapshot=on -display none \
+		-chardev stdio,id=con,mux=on,signal=off -serial chardev:con -mon chardev=con \
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04
 
 # --- host unit tests (pure modules, ASan + UBSan) ---------------------------

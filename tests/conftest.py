@@ -59,7 +59,9 @@ def qemu_command(image, mem_mb=256, extra=()):
         "qemu-system-x86_64", "-nodefaults", "-machine", "q35", "-accel", "tcg",
         "-cpu", "max", "-m", str(mem_mb), "-bios", OVMF,
         "-drive", f"format=raw,file={image},snapshot=on",
-        "-display", "none", "-serial", "stdio", "-monitor", "none",
+        "-display", "none", "-monitor", "none",
+        # signal=off: Ctrl-C goes to hopvm (it cancels a task), not to QEMU.
+        "-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
         "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
         *extra,
     ]

@@ -31,12 +31,17 @@ extern unsigned char *lwip_heap;
 #define LWIP_DHCP 1
 #define LWIP_UDP 1
 #define LWIP_TCP 1
+#define SO_REUSE 1 /* a listener may bind while old connections sit in TIME_WAIT */
 #define LWIP_DNS 0
 #define LWIP_IGMP 0
 #define LWIP_AUTOIP 0
 #define LWIP_NETIF_STATUS_CALLBACK 1
 #define LWIP_NETIF_LINK_CALLBACK 1
 #define TCP_MSS 1460
+/* tcp_tmr every 50 ms: the slow timer (RTO, in its ticks) runs every 100 ms
+ * instead of 500, so a lost segment on a LAN costs a fraction of a second
+ * rather than seconds (lwIP has no SACK-based recovery). */
+#define TCP_TMR_INTERVAL 50
 #define LWIP_WND_SCALE 1
 #define TCP_RCV_SCALE 4
 #define TCP_WND (512 * 1024)

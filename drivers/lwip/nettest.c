@@ -181,6 +181,10 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
     (void)err;
     if (!p)
         return fail(false, "the peer closed the connection early");
+    /* Consumed whatever the verdict: a close with unread data would be a
+     * reset (lwIP tcp_close_shutdown), and the reset would lose the
+     * HOPVMBAD verdict the sender is waiting for. */
+    tcp_recved(pcb, p->tot_len);
     for (struct pbuf *q = p; q; q = q->next) {
         bool was_running = nt.st == NT_RECV;
         err_t e = recv_bytes(pcb, q->payload, q->len);
@@ -189,7 +193,6 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
             return e;
         }
     }
-    tcp_recved(pcb, p->tot_len);
     pbuf_free(p);
     if (nt.hdr_done == NETTEST_HDR_LEN && nt.data_done == nt.total) {
         uint8_t ok[NETTEST_REPLY_LEN];
@@ -233,6 +236,7 @@ static enum cmd_status listen(uint16_t port)
         kprintf("error: out of memory for a TCP PCB\n");
         return CMD_FAIL;
     }
+    ip_set_option(pcb, SOF_REUSEADDR); /* the last transfer may be in TIME_WAIT */
     err_t e = tcp_bind(pcb, IP4_ADDR_ANY, port);
     if (e != ERR_OK) {
         tcp_close(pcb);
