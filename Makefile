@@ -47,7 +47,7 @@ OBJS := $(BOOT_SRC:%.c=$(BUILD)/obj/%.o) $(CORE_SRC:%.c=$(BUILD)/obj/%.o) $(CORE
 EFI_SECTIONS := -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \
 	-j '.rel.*' -j '.rela.*' -j .reloc
 
-.PHONY: all guests image run test unit fuzz fuzz-smoke systest setup clean
+.PHONY: all guests image run test unit fuzz fuzz-smoke systest setup clean host-tools
 all: $(BUILD)/hopvm.efi guests
 
 $(LWIP_SRC) &:
@@ -172,10 +172,17 @@ fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_TARGETS); do mkdir -p $(BUILD)/fuzz/corpus-$$f; \
 		$(BUILD)/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz/corpus-$$f tests/fuzz/corpus/$$f || exit 1; done
 
+# --- host tools (tools/src): Linux programs sharing hopvm's pure C files ----
+TOOLCFLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -DHOPVM_HOSTED -Iinclude
+$(BUILD)/tools/nettest-host: tools/src/nettest-host.c vmm/nettest_pattern.c vmm/lib/format.c include/hopvm/nettest.h
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(TOOLCFLAGS) tools/src/nettest-host.c vmm/nettest_pattern.c vmm/lib/format.c -o $@
+host-tools: $(BUILD)/tools/nettest-host
+
 # --- everything -------------------------------------------------------------
 # One command, one summary line: pytest runs the unit binaries, a bounded
 # fuzz pass of each target, and the system tests that boot hopvm in QEMU.
-test: $(BUILD)/hopvm.img $(BUILD)/test.img $(UNIT_BINS) $(FUZZ_BINS) $(GUEST_FILES)
+test: $(BUILD)/hopvm.img $(BUILD)/test.img $(UNIT_BINS) $(FUZZ_BINS) $(GUEST_FILES) host-tools
 	HOPVM_BUILD=$(abspath $(BUILD)) FUZZ_RUNS=$(FUZZ_RUNS) $(PYTHON) -m pytest -v tests
 
 setup:
