@@ -2,6 +2,7 @@
  * 82574L), legacy descriptors, polled. Register and descriptor layouts
  * from the PCI/PCI-X Family of Gigabit Ethernet Controllers Software
  * Developer's Manual (8254x SDM) ch. 3 and 13; the 82574 keeps them. */
+#include <hopvm/cpu.h>
 #include <hopvm/lib.h>
 #include <hopvm/mem.h>
 #include <hopvm/nic.h>
@@ -13,6 +14,7 @@
 #define REG_CTRL   0x0000
 #define REG_STATUS 0x0008
 #define REG_ICR    0x00c0
+#define REG_IMS    0x00d0
 #define REG_IMC    0x00d8
 #define REG_RCTL   0x0100
 #define REG_TCTL   0x0400
@@ -45,6 +47,8 @@
 #define TCTL_COLD  (0x40u << 12)
 #define TIPG_DEFAULT 0x0060200a /* IPGT 10, IPGR1 8, IPGR2 6 (8254x SDM 13.4.34) */
 #define RAH_AV     (1u << 31)
+#define ICR_LSC    (1u << 2)   /* link status change */
+#define ICR_RXT0   (1u << 7)   /* receive timer: frames are in (8254x SDM 13.4.17) */
 #define TXD_CMD_EOP  (1u << 0)
 #define TXD_CMD_IFCS (1u << 1)
 #define TXD_CMD_RS   (1u << 3)
@@ -151,6 +155,8 @@ static void e1000_flush(struct nic *n)
 static unsigned e1000_poll(struct nic *n)
 {
     struct e1000 *e = n->priv;
+    if (n->irq)
+        (void)rd(e, REG_ICR); /* read-to-clear: the next frame interrupts again */
     tx_reap(e);
     unsigned got = 0, last = RX_RING;
     while (e->rx[e->rx_next].status & DESC_DD) {
@@ -229,6 +235,12 @@ static int e1000_start(struct e1000 *e, struct pci_dev *d, const char *name)
     wr(e, REG_TDT, 0);
     wr(e, REG_TIPG, TIPG_DEFAULT);
     wr(e, REG_TCTL, TCTL_EN | TCTL_PSP | TCTL_CT | TCTL_COLD);
+    /* MSI where the device has it (the 82574L; QEMU's 82540EM has none):
+     * receive and link causes, acknowledged by the ICR read in poll. */
+    if (pci_msi_enable(d, VEC_NIC) == 0) {
+        e->nic.irq = "MSI";
+        wr(e, REG_IMS, ICR_RXT0 | ICR_LSC);
+    }
     e->nic.driver = name;
     e->nic.ops = &e1000_ops;
     e->nic.priv = e;

@@ -6,6 +6,7 @@
 #include <hopvm/x86.h>
 
 /* SDM Vol.3A table 11-1: register offsets (x2APIC MSR = 0x800 + off/16). */
+#define APIC_ID       0x020
 #define APIC_TPR      0x080
 #define APIC_EOI      0x0b0
 #define APIC_SVR      0x0f0
@@ -52,6 +53,9 @@ int lapic_init(void)
 }
 
 void lapic_eoi(void) { apic_write(APIC_EOI, 0); }
+
+/* SDM Vol.3A 11.4.6: xAPIC IDs are bits 31:24; x2APIC IDs are 32 bits. */
+uint32_t lapic_id(void) { return x2apic ? apic_read(APIC_ID) : apic_read(APIC_ID) >> 24; }
 
 uint64_t lapic_timer_start(uint8_t vector, unsigned hz)
 {

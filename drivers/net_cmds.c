@@ -58,8 +58,9 @@ static enum cmd_status cmd_ip(int argc, char **argv)
     struct nic *n;
     for (unsigned i = 0; (n = nic_at(i)); i++)
     {
-        kprintf("%s: %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, link %s\n", n->name, n->driver, n->mac[0],
-                n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5], n->ops->link_up(n) ? "up" : "down");
+        kprintf("%s: %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, link %s, %s\n", n->name, n->driver, n->mac[0],
+                n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5], n->ops->link_up(n) ? "up" : "down",
+                n->irq ? n->irq : "polled");
         net_print_addr(i);
     }
     return CMD_OK;
@@ -75,6 +76,7 @@ static enum cmd_status net_stats(void)
         kprintf("%-6s %12lu %14lu %12lu %14lu %8lu %8lu %8lu %10lu\n", n->name, s->rx_frames, s->rx_bytes,
                 s->tx_frames, s->tx_bytes, s->rx_errors, s->rx_drops, s->tx_drops, s->test_rx);
     }
+    kprintf("NIC interrupts (MSI/MSI-X): %lu\n", nic_irq_count());
     if (net_netif(0))
         net_print_stack_stats();
     return CMD_OK;

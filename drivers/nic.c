@@ -1,6 +1,22 @@
 /* NIC registry: names interfaces and polls them from the host loop. */
+#include <hopvm/cpu.h>
 #include <hopvm/lib.h>
 #include <hopvm/nic.h>
+#include <hopvm/time.h>
+
+volatile bool nic_irq_pending;
+static volatile uint64_t irqs;
+
+static void on_nic_irq(struct trap_frame *tf)
+{
+    (void)tf;
+    nic_irq_pending = true;
+    irqs++;
+    lapic_eoi();
+}
+
+void nic_irq_init(void) { irq_register(VEC_NIC, on_nic_irq); }
+uint64_t nic_irq_count(void) { return irqs; }
 
 static struct nic *nics[NIC_MAX];
 static unsigned nnics;
@@ -11,8 +27,9 @@ int nic_register(struct nic *n)
         return -1;
     ksnprintf(n->name, sizeof(n->name), "eth%u", nnics);
     nics[nnics++] = n;
-    kprintf("net: %s: %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, link %s\n", n->name, n->driver, n->mac[0],
-            n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5], n->ops->link_up(n) ? "up" : "down");
+    kprintf("net: %s: %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, link %s, %s\n", n->name, n->driver, n->mac[0],
+            n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5], n->ops->link_up(n) ? "up" : "down",
+            n->irq ? n->irq : "polled");
     return 0;
 }
 

@@ -2,6 +2,7 @@
  * locate the common, notify, ISR and device configuration (virtio 1.1
  * 4.1.4); split virtqueues (2.6); receive queue 0, transmit queue 1 (5.1).
  * Polled, like the e1000 driver, behind the same struct nic. */
+#include <hopvm/cpu.h>
 #include <hopvm/lib.h>
 #include <hopvm/mem.h>
 #include <hopvm/nic.h>
@@ -20,6 +21,7 @@
 #define CC_DF 0x04
 #define CC_GFSELECT 0x08
 #define CC_GF 0x0c
+#define CC_MSIX_CONFIG 0x10
 #define CC_STATUS 0x14
 #define CC_Q_SELECT 0x16
 #define CC_Q_SIZE 0x18
@@ -108,7 +110,13 @@ static int setup_queue(struct vnet *v, uint16_t idx)
         q->free_ids[i] = i;
     }
     q->nfree = idx == TXQ ? q->size : 0;
-    w16(v->common + CC_Q_MSIX, VIRTIO_MSI_NO_VECTOR);
+    /* Received frames raise MSI-X entry 0 (virtio 1.1 4.1.5.1.2); sent
+     * ones are reaped without interrupts. A device that cannot map the
+     * vector reads back NO_VECTOR (4.1.4.3): then it is polled only. */
+    uint16_t vec = idx == RXQ && v->nic.irq ? 0 : VIRTIO_MSI_NO_VECTOR;
+    w16(v->common + CC_Q_MSIX, vec);
+    if (r16(v->common + CC_Q_MSIX) != vec)
+        v->nic.irq = NULL;
     mmio_write64(v->common + CC_Q_DESC, (uint64_t)(uintptr_t)q->desc);
     mmio_write64(v->common + CC_Q_DRIVER, (uint64_t)(uintptr_t)q->avail);
     mmio_write64(v->common + CC_Q_DEVICE, (uint64_t)(uintptr_t)q->used);
@@ -265,6 +273,10 @@ static int vnet_start(struct vnet *v, struct pci_dev *d)
         return -1;
     }
     v->has_status = want & F_NET_STATUS;
+    if (pci_msix_enable(d, 0, VEC_NIC) == 0) {
+        v->nic.irq = "MSI-X";
+        w16(v->common + CC_MSIX_CONFIG, VIRTIO_MSI_NO_VECTOR);
+    }
     for (int i = 0; i < 6; i++)
         v->nic.mac[i] = (want & F_NET_MAC) ? r8(v->device + i) : (uint8_t)(i == 0 ? 0x02 : i);
     if (setup_queue(v, RXQ) || setup_queue(v, TXQ)) {

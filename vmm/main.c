@@ -104,6 +104,7 @@ __attribute__((noreturn)) static void core_main(void *arg)
         kprintf("time: TSC %lu.%03lu MHz, calibrated against the %s\n", tsc_hz() / 1000000,
                 tsc_hz() / 1000 % 1000, time_source());
     timer_init(TICK_HZ);
+    nic_irq_init();
     e1000_probe_all();
     virtio_net_probe_all();
     net_start();

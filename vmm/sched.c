@@ -58,7 +58,7 @@ void vcpu_run_slice(struct vcpu *v)
             vm_exited(vm);
             break;
         }
-        if (timer_ticks() >= end || console_input_pending())
+        if (timer_ticks() >= end || console_input_pending() || nic_irq_pending)
             break;
     }
     vm->run_ns += time_ns() - t0;
@@ -69,6 +69,7 @@ __attribute__((noreturn)) void host_loop(void)
     console_start();
     for (;;) {
         bool busy = console_service();
+        nic_irq_pending = false; /* this poll serves what it announced */
         busy |= nic_poll_all() > 0;
         net_poll();
         struct vcpu *v = sched_pick();
@@ -77,10 +78,15 @@ __attribute__((noreturn)) void host_loop(void)
             continue;
         }
         if (!busy) {
-            if (timer_hz())
-                sti_hlt(); /* the next tick or key wakes us */
-            else
+            cli();
+            if (nic_irq_pending)
+                sti(); /* a frame came in since the poll: go round again */
+            else if (timer_hz())
+                sti_hlt(); /* the next tick, key or NIC interrupt wakes us */
+            else {
+                sti();
                 pause();
+            }
         }
     }
 }

@@ -9,6 +9,7 @@
 
 /* Vectors: 0-31 are exceptions (SDM Vol.3A 6.3.1); the rest we assign. */
 #define VEC_TIMER    0x20
+#define VEC_NIC      0x30  /* MSI/MSI-X of every NIC: wakes the host loop */
 #define VEC_SPURIOUS 0xff
 #define IST_DOUBLE_FAULT 1
 #define IST_NMI          2

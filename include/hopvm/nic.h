@@ -34,6 +34,7 @@ typedef void (*nic_rx_fn)(struct nic *n, const uint8_t *frame, size_t len, void 
 struct nic {
     char name[8];          /* eth0, eth1, ... */
     const char *driver;
+    const char *irq;       /* "MSI-X", "MSI", or NULL: polled only */
     uint8_t mac[6];
     const struct nic_ops *ops;
     void *priv;
@@ -43,6 +44,13 @@ struct nic {
 };
 
 /* drivers/nic.c */
+/* Every NIC's MSI or MSI-X arrives on VEC_NIC and only sets this flag: the
+ * host loop polls the NICs, and a guest's slice ends early, so traffic is
+ * served within an interrupt's latency instead of a slice (10 ms). The
+ * drivers stay polled; the interrupt is a doorbell for the host loop. */
+extern volatile bool nic_irq_pending;
+void nic_irq_init(void);
+uint64_t nic_irq_count(void);
 int nic_register(struct nic *n); /* names it; -1 if NIC_MAX are taken */
 unsigned nic_count(void);
 struct nic *nic_at(unsigned i);

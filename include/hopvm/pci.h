@@ -47,4 +47,14 @@ void pci_write16(const struct pci_dev *d, uint16_t off, uint16_t v);
 uint8_t pci_find_cap(const struct pci_dev *d, uint8_t id); /* offset, 0 if absent */
 const char *pci_class_name(uint8_t class_code, uint8_t subclass);
 
+/* drivers/pci_msi.c: message-signalled interrupts to this CPU's local
+ * APIC, edge-triggered, fixed delivery. -1 if the device lacks the
+ * capability (the driver then polls only). */
+#define PCI_CAP_MSI  0x05
+#define PCI_CAP_MSIX 0x11
+int pci_msi_enable(struct pci_dev *d, uint8_t vector);
+/* Programs MSI-X table entry `entry` and enables MSI-X; entries not
+ * programmed stay masked. */
+int pci_msix_enable(struct pci_dev *d, unsigned entry, uint8_t vector);
+
 #endif

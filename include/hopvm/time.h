@@ -25,6 +25,7 @@ void udelay(uint64_t us);
 /* Local APIC (drivers/lapic.c). */
 int lapic_init(void);
 void lapic_eoi(void);
+uint32_t lapic_id(void);
 /* Periodic timer at hz on vector; returns the measured APIC timer rate. */
 uint64_t lapic_timer_start(uint8_t vector, unsigned hz);
 void pic_disable(void);          /* drivers/pic.c */

@@ -57,10 +57,15 @@ def stats(vm):
     return dict(zip(keys, map(int, row.groups())))
 
 
+# How each NIC signals: QEMU's 82540EM has no MSI capability (polled only),
+# the 82574L has MSI, virtio-net has MSI-X.
+IRQ_MODE = {"e1000 (82540EM)": "polled", "e1000e (82574L)": "MSI", "virtio-net": "MSI-X"}
+
+
 def test_nics_found_with_mac_and_link(pair):
     a, b = pair
-    assert f"eth0: {a.nic}, MAC 52:54:00:00:00:01, link up" in a.cmd("ip")
-    assert f"eth0: {b.nic}, MAC 52:54:00:00:00:02, link up" in b.cmd("ip")
+    assert f"eth0: {a.nic}, MAC 52:54:00:00:00:01, link up, {IRQ_MODE[a.nic]}" in a.cmd("ip")
+    assert f"eth0: {b.nic}, MAC 52:54:00:00:00:02, link up, {IRQ_MODE[b.nic]}" in b.cmd("ip")
     for vm in (a, b):
         driver = "virtio-net" if "virtio" in vm.nic else "e1000"
         assert re.search(rf"class 02\.00\.00 Ethernet controller\s+driver: {driver}", vm.cmd("pci"))
@@ -80,6 +85,10 @@ def test_frames_cross_both_ways_without_loss(pair):
     # The TCP/IP stack's own frames (DHCP discovers) come on top of the test's.
     assert sa["test_rx"] == 300 and sa["tx_frames"] >= 5000 and sa["tx_bytes"] >= 5000 * 60, sa
     assert sa["rx_err"] == 0, sa
+    # Received frames raised the NIC's MSI or MSI-X; a polled NIC raises none.
+    for vm in (a, b):
+        irqs = int(re.search(r"NIC interrupts \(MSI/MSI-X\): (\d+)", vm.cmd("net stats")).group(1))
+        assert (irqs > 0) == (IRQ_MODE[vm.nic] != "polled"), (vm.nic, irqs)
 
 
 def test_net_command_errors(hopvm):
