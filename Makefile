@@ -38,9 +38,14 @@ LWIP_SRC := $(addprefix $(LWIP_DIR)/core/,def.c inet_chksum.c init.c ip.c mem.c 
 	$(addprefix $(LWIP_DIR)/core/ipv4/,dhcp.c etharp.c icmp.c ip4.c ip4_addr.c ip4_frag.c) \
 	$(LWIP_DIR)/netif/ethernet.c
 KCFLAGS += -Idrivers/lwip -I$(LWIP_DIR)/include
+# BearSSL (HMAC-SHA256, SHA-256 for the migration stream) and libfdt (state
+# as flattened device trees), also fetched into deps/: mk/deps.mk says which
+# files and why each flag.
+include mk/deps.mk
+DEP_SRC := $(LWIP_SRC) $(BEARSSL_SRC) $(LIBFDT_SRC)
 
 BOOT_SRC := $(wildcard boot/*.c)
-CORE_SRC := $(wildcard vmm/*.c vmm/lib/*.c vmm/svm/*.c vmm/vmx/*.c drivers/*.c drivers/lwip/*.c migrate/*.c) $(LWIP_SRC)
+CORE_SRC := $(wildcard vmm/*.c vmm/lib/*.c vmm/svm/*.c vmm/vmx/*.c drivers/*.c drivers/lwip/*.c migrate/*.c) $(DEP_SRC)
 CORE_ASM := $(wildcard vmm/*.S vmm/svm/*.S vmm/vmx/*.S)
 OBJS := $(BOOT_SRC:%.c=$(BUILD)/obj/%.o) $(CORE_SRC:%.c=$(BUILD)/obj/%.o) $(CORE_ASM:%.S=$(BUILD)/obj/%.o)
 
@@ -50,8 +55,13 @@ EFI_SECTIONS := -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .r
 .PHONY: all guests image run test unit fuzz fuzz-smoke systest setup clean host-tools
 all: $(BUILD)/hopvm.efi guests
 
-$(LWIP_SRC) &:
+$(DEP_SRC) &:
 	tools/fetch-deps
+
+# Third-party and migration objects get their libraries' flags.
+$(BEARSSL_SRC:%.c=$(BUILD)/obj/%.o): KCFLAGS += $(BEARSSL_CFLAGS)
+$(LIBFDT_SRC:%.c=$(BUILD)/obj/%.o): KCFLAGS += $(LIBFDT_CFLAGS)
+$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard migrate/*.c)): KCFLAGS += $(LIBFDT_CFLAGS) $(BEARSSL_INC)
 
 $(BUILD)/obj/boot/%.o: boot/%.c $(wildcard boot/*.h include/hopvm/*.h) Makefile
 	@mkdir -p $(dir $@)

@@ -56,3 +56,32 @@ int strncmp(const char *a, const char *b, size_t n)
     }
     return 0;
 }
+
+/* memchr, strrchr, strnlen: what libfdt (fdt_ro.c) needs beyond the above. */
+void *memchr(const void *s, int c, size_t n)
+{
+    const unsigned char *p = s;
+    for (; n; n--, p++)
+        if (*p == (unsigned char)c)
+            return (void *)p;
+    return NULL;
+}
+
+char *strrchr(const char *s, int c)
+{
+    const char *last = NULL;
+    for (;; s++) {
+        if (*s == (char)c)
+            last = s;
+        if (!*s)
+            return (char *)last;
+    }
+}
+
+size_t strnlen(const char *s, size_t maxlen)
+{
+    size_t n = 0;
+    while (n < maxlen && s[n])
+        n++;
+    return n;
+}
