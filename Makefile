@@ -152,10 +152,15 @@ UNIT_DEPS_test_nettest  := vmm/nettest_pattern.c
 UNIT_TESTS := $(notdir $(basename $(wildcard tests/unit/test_*.c)))
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/unit/%)
 
+# Per-module make fragments (mk/*.mk besides deps.mk) add UNIT_DEPS_x,
+# FUZZ_DEPS_x and, for code using libfdt or BearSSL, UNIT_CFLAGS_x /
+# FUZZ_CFLAGS_x.
+include $(filter-out mk/deps.mk,$(wildcard mk/*.mk))
+
 .SECONDEXPANSION:
 $(BUILD)/unit/%: tests/unit/%.c $$(UNIT_DEPS_$$*) $(UNIT_COMMON) tests/unit/check.h $(wildcard include/hopvm/*.h)
 	@mkdir -p $(dir $@)
-	$(HOSTCC) $(HOSTCFLAGS) $< $(UNIT_DEPS_$*) $(UNIT_COMMON) -o $@
+	$(HOSTCC) $(HOSTCFLAGS) $(UNIT_CFLAGS_$*) $< $(UNIT_DEPS_$*) $(UNIT_COMMON) -o $@
 
 unit: $(UNIT_BINS)
 
@@ -174,7 +179,7 @@ FUZZ_SECONDS ?= 60
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $$(FUZZ_DEPS_$$*) $(UNIT_COMMON) $(wildcard include/hopvm/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZCC) $(FUZZCFLAGS) $< $(FUZZ_DEPS_$*) $(UNIT_COMMON) -o $@
+	$(FUZZCC) $(FUZZCFLAGS) $(FUZZ_CFLAGS_$*) $< $(FUZZ_DEPS_$*) $(UNIT_COMMON) -o $@
 
 fuzz-build: $(FUZZ_BINS)
 # Long runs for developers: FUZZ_SECONDS per target.
