@@ -38,6 +38,10 @@ static inline fdt32_t cpu_to_fdt32(uint32_t x) { return __builtin_bswap32(x); }
 static inline uint64_t fdt64_to_cpu(fdt64_t x) { return __builtin_bswap64(x); }
 static inline fdt64_t cpu_to_fdt64(uint64_t x) { return __builtin_bswap64(x); }
 
-/* memchr, strrchr and strnlen (fdt_ro.c) are in hopvm/lib.h: vmm/lib/string.c. */
+/* memchr, strrchr and strnlen (fdt_ro.c) are in hopvm/lib.h: vmm/lib/string.c.
+ * On Linux glibc hides POSIX strnlen under -std=c11. */
+#ifdef HOPVM_HOSTED
+size_t strnlen(const char *s, size_t maxlen);
+#endif
 
 #endif
