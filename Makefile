@@ -61,7 +61,7 @@ $(DEP_SRC) &:
 # Third-party and migration objects get their libraries' flags.
 $(BEARSSL_SRC:%.c=$(BUILD)/obj/%.o): KCFLAGS += $(BEARSSL_CFLAGS)
 $(LIBFDT_SRC:%.c=$(BUILD)/obj/%.o): KCFLAGS += $(LIBFDT_CFLAGS)
-$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard migrate/*.c)): KCFLAGS += $(LIBFDT_CFLAGS) $(BEARSSL_INC)
+$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard migrate/*.c) vmm/random.c vmm/vm_migrate.c): KCFLAGS += $(LIBFDT_CFLAGS) $(BEARSSL_INC)
 
 $(BUILD)/obj/boot/%.o: boot/%.c $(wildcard boot/*.h include/hopvm/*.h) Makefile
 	@mkdir -p $(dir $@)
@@ -151,6 +151,23 @@ UNIT_DEPS_test_inet     := vmm/inet.c
 UNIT_DEPS_test_nettest  := vmm/nettest_pattern.c
 UNIT_TESTS := $(notdir $(basename $(wildcard tests/unit/test_*.c)))
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/unit/%)
+
+# BearSSL for host builds, as archives compiled with its own flags (its
+# inner.h defines functions MIN/MAX, which hopvm/lib.h has as macros: the
+# two must not share a compile).
+HOST_BEARSSL := $(BUILD)/host/libbearssl.a
+FUZZ_BEARSSL := $(BUILD)/host/libbearssl-fuzz.a
+$(HOST_BEARSSL): $(BEARSSL_SRC) $(BEARSSL_ENV)
+	@mkdir -p $(BUILD)/host/bearssl
+	$(Q)for f in $(BEARSSL_SRC); do $(HOSTCC) $(HOSTCFLAGS) $(BEARSSL_CFLAGS) -c $$f \
+		-o $(BUILD)/host/bearssl/$$(basename $$f .c).o || exit 1; done
+	$(Q)ar rcs $@ $(BUILD)/host/bearssl/*.o
+$(FUZZ_BEARSSL): $(BEARSSL_SRC) $(BEARSSL_ENV)
+	@mkdir -p $(BUILD)/host/bearssl-fuzz
+	$(Q)for f in $(BEARSSL_SRC); do $(FUZZCC) -std=c11 -g -O1 -DHOPVM_HOSTED -Iinclude \
+		-fsanitize=fuzzer-no-link,address,undefined $(BEARSSL_CFLAGS) -c $$f \
+		-o $(BUILD)/host/bearssl-fuzz/$$(basename $$f .c).o || exit 1; done
+	$(Q)ar rcs $@ $(BUILD)/host/bearssl-fuzz/*.o
 
 # Per-module make fragments (mk/*.mk besides deps.mk) add UNIT_DEPS_x,
 # FUZZ_DEPS_x and, for code using libfdt or BearSSL, UNIT_CFLAGS_x /

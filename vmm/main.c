@@ -42,6 +42,8 @@ const struct boot_file *boot_file(const char *name)
     return NULL;
 }
 
+const char *host_name(void) { return config.host_name[0] ? config.host_name : "hopvm"; }
+
 static void config_error(void *ctx, unsigned line, const char *msg)
 {
     (void)ctx;

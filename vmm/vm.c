@@ -139,13 +139,13 @@ static int load_kernel(struct vm *vm, struct load_result *lr, char *err, size_t 
     return 0;
 }
 
-int vm_start(struct vm *vm, char *err, size_t n)
+/* Everything a run holds except the kernel: RAM, nested tables, vCPUs,
+ * the log and the devices. Used by vm_start and by an incoming teleport. */
+int vm_prepare(struct vm *vm, char *err, size_t n)
 {
     const struct hv_backend *b = hv();
     if (!b)
         return ksnprintf(err, n, "no hardware virtualization: %s", hv_error()), -1;
-    if (vm->state == VM_RUNNING || vm->state == VM_PAUSED)
-        return ksnprintf(err, n, "'%s' is already %s", vm->name, vm_state_name(vm->state)), -1;
     const struct cfg_vm *d = vm->def;
     vm->ram_size = d->memory;
     vm->ram = page_alloc(d->memory / PAGE_SIZE, MiB(2));
@@ -155,16 +155,11 @@ int vm_start(struct vm *vm, char *err, size_t n)
         return fail(vm, err, n, "not enough free memory for %lu MiB (largest free range %lu MiB)",
                     d->memory >> 20, ms.largest >> 20);
     }
-    struct load_result lr;
-    if (load_kernel(vm, &lr, err, n) != 0)
-        return fail(vm, err, n, "%s", err);
     if (b->vm_create(vm) != 0)
         return fail(vm, err, n, "out of memory for nested page tables");
     memset(vm->exits, 0, sizeof(vm->exits));
     vm->io_unhandled = 0;
     vm->nvcpus = d->vcpus;
-    struct vcpu_state st;
-    boot_state(&st, &lr);
     for (unsigned i = 0; i < d->vcpus; i++) {
         struct vcpu *v = page_alloc(1, 0);
         if (!v)
@@ -174,10 +169,6 @@ int vm_start(struct vm *vm, char *err, size_t n)
         vm->vcpus[i] = v;
         if (b->vcpu_create(v) != 0)
             return fail(vm, err, n, "cannot create vCPU %u", i);
-        b->set_state(v, &st);
-        /* Application processors wait for a start-up IPI that nothing
-         * sends yet (no guest APIC): they stay halted. */
-        v->halted = i != 0;
     }
     /* The log outlives the run (`vm log` after a crash); a refused start
      * allocates none. */
@@ -190,8 +181,52 @@ int vm_start(struct vm *vm, char *err, size_t n)
     vm->reason[0] = 0;
     vm->have_regs = false;
     vm->run_ns = 0;
+    return 0;
+}
+
+int vm_start(struct vm *vm, char *err, size_t n)
+{
+    if (vm->state == VM_RUNNING || vm->state == VM_PAUSED || vm->migrating)
+        return ksnprintf(err, n, "'%s' is already %s", vm->name,
+                         vm->migrating ? "being teleported" : vm_state_name(vm->state)), -1;
+    if (vm_prepare(vm, err, n) != 0)
+        return -1;
+    struct load_result lr;
+    if (load_kernel(vm, &lr, err, n) != 0)
+        return fail(vm, err, n, "%s", err);
+    struct vcpu_state st;
+    boot_state(&st, &lr);
+    for (unsigned i = 0; i < vm->nvcpus; i++) {
+        hv()->set_state(vm->vcpus[i], &st);
+        /* Application processors wait for a start-up IPI that nothing
+         * sends yet (no guest APIC): they stay halted. */
+        vm->vcpus[i]->halted = i != 0;
+    }
     vm->state = VM_RUNNING;
     return 0;
+}
+
+/* A slot for a guest that arrives by teleport and is not in hopvm.cfg. */
+struct vm *vm_new_slot(const char *name)
+{
+    if (nvms == CFG_MAX_VMS)
+        return NULL;
+    struct vm *vm = &vms[nvms++];
+    memset(vm, 0, sizeof(*vm));
+    ksnprintf(vm->name, sizeof(vm->name), "%s", name);
+    vm->def = &vm->own_def;
+    vm->exit_code = -1;
+    return vm;
+}
+
+/* Undoes vm_new_slot when the teleport that wanted it failed. */
+void vm_drop_slot(struct vm *vm)
+{
+    if (vm == &vms[nvms - 1] && vm->state == VM_STOPPED) {
+        if (vm->log)
+            page_free(vm->log, VM_LOG_SIZE / PAGE_SIZE);
+        nvms--;
+    }
 }
 
 void vm_stop(struct vm *vm)

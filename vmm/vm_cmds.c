@@ -10,6 +10,7 @@
 struct vm_subcmd {
     const char *name;
     bool needs_vm;
+    bool changes_state; /* refused while a teleport owns the guest */
     enum cmd_status (*run)(struct vm *vm);
     const char *help;
 };
@@ -169,14 +170,14 @@ static enum cmd_status vm_corrupt(struct vm *vm)
 
 static const struct vm_subcmd subcmds[] = {
     {.name = "list", .needs_vm = false, .run = vm_list, .help = "all guests: state, memory, vCPUs, exits"},
-    {.name = "start", .needs_vm = true, .run = vm_start_cmd, .help = "load the kernel and run the guest"},
-    {.name = "pause", .needs_vm = true, .run = vm_pause_cmd, .help = "stop scheduling the guest"},
-    {.name = "resume", .needs_vm = true, .run = vm_resume_cmd, .help = "schedule a paused guest again"},
-    {.name = "stop", .needs_vm = true, .run = vm_stop_cmd, .help = "end the guest and free its memory"},
+    {.name = "start", .needs_vm = true, .changes_state = true, .run = vm_start_cmd, .help = "load the kernel and run the guest"},
+    {.name = "pause", .needs_vm = true, .changes_state = true, .run = vm_pause_cmd, .help = "stop scheduling the guest"},
+    {.name = "resume", .needs_vm = true, .changes_state = true, .run = vm_resume_cmd, .help = "schedule a paused guest again"},
+    {.name = "stop", .needs_vm = true, .changes_state = true, .run = vm_stop_cmd, .help = "end the guest and free its memory"},
     {.name = "info", .needs_vm = true, .run = vm_info, .help = "state, RIP, exit counts, registers after a crash"},
     {.name = "log", .needs_vm = true, .run = vm_log, .help = "what the guest printed on its serial port"},
 #ifdef HOPVM_DEBUG
-    {.name = "corrupt", .needs_vm = true, .run = vm_corrupt, .help = "debug: give vCPU 0 a state VM entry refuses"},
+    {.name = "corrupt", .needs_vm = true, .changes_state = true, .run = vm_corrupt, .help = "debug: give vCPU 0 a state VM entry refuses"},
 #endif
 };
 
@@ -204,6 +205,10 @@ static enum cmd_status cmd_vm(int argc, char **argv)
     struct vm *vm = NULL;
     if (sc->needs_vm && !(vm = vm_find(argv[2]))) {
         kprintf("error: no guest named '%s' (see 'vm list')\n", argv[2]);
+        return CMD_FAIL;
+    }
+    if (vm && vm->migrating && sc->changes_state) {
+        kprintf("error: '%s' is being teleported; wait for it or cancel the teleport (Ctrl-C)\n", vm->name);
         return CMD_FAIL;
     }
     return sc->run(vm);

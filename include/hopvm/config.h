@@ -56,6 +56,9 @@ typedef void (*cfg_error_fn)(void *ctx, unsigned line, const char *msg);
  * everything valid is kept. Returns the number of errors reported. */
 unsigned config_parse(const char *text, size_t len, struct config *cfg, cfg_error_fn err, void *ctx);
 
+/* vmm/main.c: this hopvm's [host] name ("hopvm" if the config has none). */
+const char *host_name(void);
+
 /* Parses "64M", "1G", "512K", "4096" into bytes. 0 or -1. */
 int config_parse_size(const char *s, uint64_t *out);
 

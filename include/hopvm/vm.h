@@ -95,6 +95,10 @@ struct vcpu {
 struct vm {
     char name[CFG_NAME_MAX];
     const struct cfg_vm *def;
+    struct cfg_vm own_def;    /* the definition of a guest that came by teleport */
+    bool migrating;           /* a teleport owns it: the console may not run or stop it */
+    bool incoming_new;        /* its slot was created for an incoming teleport */
+    uint64_t incoming_tsc[CFG_MAX_VCPUS]; /* guest TSC at the source's pause */
     enum vm_state state;
     uint8_t *ram;             /* host address (= host physical) of guest-physical 0 */
     uint64_t ram_size;
@@ -122,6 +126,9 @@ void vm_init_all(const struct config *cfg);
 struct vm *vm_find(const char *name);
 struct vm *vm_at(unsigned i);   /* NULL past the end */
 int vm_start(struct vm *vm, char *err, size_t n);
+int vm_prepare(struct vm *vm, char *err, size_t n);
+struct vm *vm_new_slot(const char *name);
+void vm_drop_slot(struct vm *vm);
 void vm_stop(struct vm *vm);
 /* Stops the guest abnormally: records registers and a one-line reason. */
 void vm_crash(struct vm *vm, struct vcpu *v, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -144,6 +151,29 @@ void vm_log_putc(struct vm *vm, char c);
 
 /* vmm/exits.c: one exit; false means the guest must stop (v->fail says why). */
 bool vcpu_handle_exit(struct vcpu *v, struct vm_exit *e);
+/* vmm/vm_migrate.c: the VM side of a teleport (migrate/ sees only these
+ * and the mig_* structures). */
+struct mig_vmdef;
+struct mig_vcpu;
+struct mig_uart;
+struct mig_cpuid_leaf;
+void vm_describe(struct vm *vm, struct mig_vmdef *d);
+void vm_save_vcpu(struct vm *vm, unsigned i, struct mig_vcpu *m);
+void vm_save_uart(struct vm *vm, struct mig_uart *u);
+/* The source handed the guest over: free it; it never runs here again. */
+void vm_retire(struct vm *vm, const char *why);
+/* A paused shell for an incoming guest: RAM, vCPUs, devices; NULL with a
+ * one-line reason if this host cannot take it. */
+struct vm *vm_incoming(const struct mig_vmdef *d, char *err, size_t n);
+int vm_load_vcpu(struct vm *vm, const struct mig_vcpu *m, char *err, size_t n);
+void vm_load_uart(struct vm *vm, const struct mig_uart *u);
+/* The source has retired its copy: run this one, its TSC continuing. */
+void vm_incoming_commit(struct vm *vm);
+/* The teleport failed: free the shell. in_doubt keeps it paused instead. */
+void vm_incoming_abort(struct vm *vm, bool in_doubt);
+/* This host's CPUID feature leaves as a guest here would see them. */
+unsigned vm_cpuid_features(struct mig_cpuid_leaf *out, unsigned max);
+
 /* vmm/cpuid.c, vmm/msr.c: the policies. */
 void cpuid_policy(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t out[4]);
 bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val);

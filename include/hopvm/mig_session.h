@@ -1,0 +1,119 @@
+/* A teleport session: the protocol of docs/migration-protocol.md as a pure
+ * state machine, one per side. It knows nothing of sockets or of struct
+ * vm: bytes go in through mig_consume, come out through mig_peek and
+ * mig_advance, and the guest is reached through the role's ops. The same
+ * code runs in hopvm (lwIP) and in the host tools (BSD sockets), and is
+ * unit-tested by joining a source and a target in memory. */
+#ifndef HOPVM_MIG_SESSION_H
+#define HOPVM_MIG_SESSION_H
+#include <hopvm/mig_auth.h>
+#include <hopvm/mig_state.h>
+#include <hopvm/stream.h>
+
+/* Buffers the caller provides: one record out, one record in. */
+#define MIG_OUT_CAP (STREAM_MAGIC_LEN + 2 * (REC_HDR_LEN + HELLO_MAX_LEN + 8) + REC_HDR_LEN + REC_MAX_BODY + 8)
+#define MIG_IN_CAP  REC_MAX_BODY
+
+enum mig_phase {
+    MIG_HANDSHAKE,  /* HELLO and AUTH both ways */
+    MIG_OFFER,      /* source: VM_DEF sent, waiting for ACCEPT; target: waiting for VM_DEF */
+    MIG_STREAM,     /* RAM, VCPU, DEVICE records, then END */
+    MIG_COMMIT,     /* target: COMMIT_READY sent, waiting for COMMIT; source: sending COMMIT */
+    MIG_DONE,       /* handed over: the target runs the guest */
+    MIG_FAILED,     /* nothing happened: the source guest runs on */
+    MIG_IN_DOUBT,   /* target only: the link failed after COMMIT_READY */
+};
+
+struct mig_source_ops {
+    void (*describe)(void *ctx, struct mig_vmdef *d);
+    const uint8_t *(*page)(void *ctx, uint64_t gfn); /* 4 KiB of guest RAM */
+    void (*vcpu)(void *ctx, unsigned i, struct mig_vcpu *v);
+    void (*uart)(void *ctx, struct mig_uart *u);
+    /* COMMIT_READY came: retire the guest for good, before COMMIT goes out. */
+    void (*handed_over)(void *ctx);
+};
+
+struct mig_target_ops {
+    /* Compatibility and the paused shell; 0, or -1 with the reason. */
+    int (*offer)(void *ctx, const struct mig_vmdef *d, char *reason, size_t n);
+    uint8_t *(*page)(void *ctx, uint64_t gfn); /* where page gfn goes */
+    int (*vcpu)(void *ctx, const struct mig_vcpu *v, char *err, size_t n);
+    int (*uart)(void *ctx, const struct mig_uart *u, char *err, size_t n);
+    /* COMMIT arrived: run it. */
+    void (*commit)(void *ctx);
+    /* The teleport failed: free the shell (in_doubt: keep it, paused). */
+    void (*abort)(void *ctx, bool in_doubt);
+};
+
+struct mig_stats {
+    uint64_t ram_pages;         /* guest RAM in pages */
+    uint64_t pages_done;        /* described so far (data or zero) */
+    uint64_t zero_pages;
+    uint64_t bytes_out, bytes_in;
+    uint64_t records;
+};
+
+struct mig_session {
+    uint8_t role;                       /* ROLE_SOURCE or ROLE_TARGET */
+    enum mig_phase phase;
+    const struct mig_source_ops *sops;
+    const struct mig_target_ops *tops;
+    void *ctx;
+    char password[MIG_PASSWORD_MAX + 1];
+    /* Out: whole records queued, sent from out_off. */
+    uint8_t *out;
+    size_t out_len, out_off;
+    /* In: the peer's magic, then records. */
+    uint8_t magic[STREAM_MAGIC_LEN];
+    unsigned magic_got;
+    struct rec_reader rd;
+    /* Handshake. */
+    struct stream_hello hello[2];       /* by role */
+    uint8_t hello_body[2][HELLO_MAX_LEN];
+    size_t hello_len[2];
+    bool peer_hello, peer_authed;
+    uint32_t version;
+    uint64_t caps;
+    uint8_t key[MIG_HASH_LEN];
+    struct mig_digest digest;
+    /* Stream position. */
+    uint64_t next_gfn;
+    unsigned next_vcpu;
+    bool offered, round_begun;
+    bool uart_done, end_done;
+    bool vcpu_seen[CFG_MAX_VCPUS];
+    struct mig_vmdef def;
+    struct mig_stats st;
+    /* Outcome. */
+    uint32_t error_code;
+    bool error_from_peer;
+    char error[ERROR_REASON_MAX + 1];
+};
+
+void mig_source_init(struct mig_session *s, const struct mig_source_ops *ops, void *ctx, const char *password,
+                     const char *host, const uint8_t nonce[STREAM_NONCE_LEN], uint8_t *out, uint8_t *in);
+void mig_target_init(struct mig_session *s, const struct mig_target_ops *ops, void *ctx, const char *password,
+                     const char *host, const uint8_t nonce[STREAM_NONCE_LEN], uint8_t *out, uint8_t *in);
+/* Bytes from the peer. */
+void mig_consume(struct mig_session *s, const uint8_t *data, size_t n);
+/* Bytes for the peer: what is ready now (0 = nothing until the peer speaks). */
+size_t mig_peek(struct mig_session *s, const uint8_t **p);
+void mig_advance(struct mig_session *s, size_t n);
+/* A local failure (link lost, Ctrl-C, idle timeout): an ERROR is queued
+ * if the link may still carry it; the session ends (in doubt if the
+ * target had sent COMMIT_READY). */
+void mig_fail(struct mig_session *s, uint32_t code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+bool mig_finished(const struct mig_session *s); /* DONE, FAILED or IN_DOUBT, and nothing left to send */
+const char *mig_phase_name(enum mig_phase p);
+
+/* migrate/source.c, migrate/target.c: the roles' records. Internal. */
+void mig_source_fill(struct mig_session *s);
+void mig_source_record(struct mig_session *s);
+void mig_target_record(struct mig_session *s);
+/* migrate/session.c: shared by the roles. Internal. */
+uint8_t *mig_queue_begin(struct mig_session *s, size_t body_max);
+void mig_queue_end(struct mig_session *s, uint32_t type, size_t body_len, bool digest);
+void mig_queue(struct mig_session *s, uint32_t type, const void *body, size_t len, bool digest);
+void mig_digest_record(struct mig_session *s, uint32_t type, const uint8_t *body, size_t len);
+
+#endif

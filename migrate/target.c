@@ -1,0 +1,165 @@
+/* The target side of a teleport session: checks VM_DEF and answers ACCEPT
+ * or ERROR before any RAM moves, fills the paused shell from RAM, VCPU and
+ * DEVICE records, checks END (counts and the keyed digest), sends
+ * COMMIT_READY, and runs the guest on COMMIT (docs/migration-protocol.md).
+ * Every record is untrusted: sizes, ranges and order are checked. Pure. */
+#include <hopvm/lib.h>
+#include <hopvm/mig_session.h>
+
+static void unexpected(struct mig_session *s)
+{
+    mig_fail(s, MIG_ERR_PROTOCOL, "unexpected %s record (%u bytes) while %s", rec_name(s->rd.type), s->rd.len,
+             mig_phase_name(s->phase));
+}
+
+static void offer(struct mig_session *s)
+{
+    char why[ERROR_REASON_MAX + 1];
+    if (mig_vmdef_decode(s->rd.body, s->rd.len, &s->def, why, sizeof(why)) != 0) {
+        mig_fail(s, MIG_ERR_PROTOCOL, "%s", why);
+        return;
+    }
+    mig_digest_record(s, REC_VM_DEF, s->rd.body, s->rd.len);
+    if (s->def.vcpus > CFG_MAX_VCPUS || s->tops->offer(s->ctx, &s->def, why, sizeof(why)) != 0) {
+        mig_fail(s, MIG_ERR_REFUSED, "%s", why);
+        return;
+    }
+    s->st.ram_pages = s->def.memory / RAM_PAGE_SIZE;
+    s->phase = MIG_STREAM; /* the shell exists from here: a failure frees it */
+    mig_queue(s, REC_ACCEPT, NULL, 0, false);
+}
+
+static void ram(struct mig_session *s)
+{
+    struct stream_ram r;
+    char why[REC_ERR_LEN];
+    if (rec_get_ram(s->rd.body, s->rd.len, &r, why, sizeof(why)) != 0) {
+        mig_fail(s, MIG_ERR_PROTOCOL, "%s", why);
+        return;
+    }
+    if (!s->round_begun || r.first_gfn >= s->st.ram_pages || r.count > s->st.ram_pages - r.first_gfn) {
+        mig_fail(s, MIG_ERR_PROTOCOL, "RAM record for pages %#lx+%u outside the guest's %lu pages or before ROUND",
+                 r.first_gfn, r.count, s->st.ram_pages);
+        return;
+    }
+    /* Round 0 describes every page once, in order: no bitmap is needed to
+     * know the guest is complete. */
+    if (s->next_vcpu == 0 && s->next_gfn < s->st.ram_pages && r.first_gfn != s->next_gfn) {
+        mig_fail(s, MIG_ERR_PROTOCOL, "round 0 skipped from page %#lx to %#lx", s->next_gfn, r.first_gfn);
+        return;
+    }
+    for (uint32_t i = 0; i < r.count; i++) {
+        uint8_t *dst = s->tops->page(s->ctx, r.first_gfn + i);
+        if (r.kind == RAM_KIND_ZERO)
+            memset(dst, 0, RAM_PAGE_SIZE);
+        else
+            memcpy(dst, r.data + (size_t)i * RAM_PAGE_SIZE, RAM_PAGE_SIZE);
+    }
+    if (r.first_gfn == s->next_gfn)
+        s->next_gfn += r.count;
+    s->st.pages_done += r.count;
+    if (r.kind == RAM_KIND_ZERO)
+        s->st.zero_pages += r.count;
+}
+
+static void vcpu(struct mig_session *s)
+{
+    static struct mig_vcpu v;
+    char why[ERROR_REASON_MAX + 1];
+    if (mig_vcpu_decode(s->rd.body, s->rd.len, &v, why, sizeof(why)) != 0) {
+        mig_fail(s, MIG_ERR_PROTOCOL, "%s", why);
+        return;
+    }
+    if (v.index >= s->def.vcpus || s->vcpu_seen[v.index]) {
+        mig_fail(s, MIG_ERR_PROTOCOL, "VCPU %u: not in the guest, or sent twice", v.index);
+        return;
+    }
+    if (s->tops->vcpu(s->ctx, &v, why, sizeof(why)) != 0) {
+        mig_fail(s, MIG_ERR_PROTOCOL, "VCPU %u: %s", v.index, why);
+        return;
+    }
+    s->vcpu_seen[v.index] = true;
+    s->next_vcpu++;
+}
+
+static void device(struct mig_session *s)
+{
+    static struct mig_uart u;
+    char type[32], why[ERROR_REASON_MAX + 1];
+    if (mig_device_type(s->rd.body, s->rd.len, type, sizeof(type)) != 0 || strcmp(type, MIG_UART_TYPE)) {
+        mig_fail(s, MIG_ERR_PROTOCOL, "DEVICE record of a type this host does not emulate");
+        return;
+    }
+    if (s->uart_done || mig_uart_decode(s->rd.body, s->rd.len, &u, why, sizeof(why)) != 0 ||
+        s->tops->uart(s->ctx, &u, why, sizeof(why)) != 0) {
+        mig_fail(s, MIG_ERR_PROTOCOL, "%s", s->uart_done ? "a second uart16550 DEVICE record" : why);
+        return;
+    }
+    s->uart_done = true;
+}
+
+static void end(struct mig_session *s)
+{
+    struct stream_end e;
+    char why[REC_ERR_LEN];
+    uint8_t want[MIG_HASH_LEN];
+    if (rec_get_end(s->rd.body, s->rd.len, &e, why, sizeof(why)) != 0) {
+        mig_fail(s, MIG_ERR_PROTOCOL, "%s", why);
+        return;
+    }
+    mig_digest_final(&s->digest, want);
+    if (e.records != s->st.records || e.pages != s->st.pages_done || !mig_equal(want, e.digest, MIG_HASH_LEN)) {
+        mig_fail(s, MIG_ERR_DIGEST, "END does not match what arrived (%lu records, %lu pages received; "
+                 "%lu and %lu announced, digest %s)", s->st.records, s->st.pages_done, e.records, e.pages,
+                 mig_equal(want, e.digest, MIG_HASH_LEN) ? "good" : "wrong");
+        return;
+    }
+    if (s->next_gfn != s->st.ram_pages || s->next_vcpu != s->def.vcpus || !s->uart_done) {
+        mig_fail(s, MIG_ERR_PROTOCOL, "END before the whole guest: %lu of %lu pages, %u of %u vCPUs, uart %s",
+                 s->next_gfn, s->st.ram_pages, s->next_vcpu, s->def.vcpus, s->uart_done ? "yes" : "no");
+        return;
+    }
+    s->phase = MIG_COMMIT; /* "the commit": the source may retire its copy */
+    mig_queue(s, REC_COMMIT_READY, NULL, 0, false);
+}
+
+void mig_target_record(struct mig_session *s)
+{
+    uint32_t t = s->rd.type;
+    if (s->phase == MIG_OFFER) {
+        if (t == REC_VM_DEF)
+            offer(s);
+        else
+            unexpected(s);
+        return;
+    }
+    if (s->phase == MIG_COMMIT) {
+        if (t == REC_COMMIT && s->rd.len == 0) {
+            s->phase = MIG_DONE;
+            s->tops->commit(s->ctx);
+        } else {
+            unexpected(s);
+        }
+        return;
+    }
+    if (t != REC_END)
+        mig_digest_record(s, t, s->rd.body, s->rd.len);
+    switch (t) {
+    case REC_ROUND: {
+        struct stream_round r;
+        char why[REC_ERR_LEN];
+        if (rec_get_round(s->rd.body, s->rd.len, &r, why, sizeof(why)) != 0)
+            mig_fail(s, MIG_ERR_PROTOCOL, "%s", why);
+        else if (r.round != 0 && !(s->caps & CAP_MULTI_ROUND))
+            mig_fail(s, MIG_ERR_PROTOCOL, "ROUND %u without the MULTI_ROUND capability", r.round);
+        else
+            s->round_begun = true;
+        break;
+    }
+    case REC_RAM: ram(s); break;
+    case REC_VCPU: vcpu(s); break;
+    case REC_DEVICE: device(s); break;
+    case REC_END: end(s); break;
+    default: unexpected(s); break;
+    }
+}

@@ -1,0 +1,174 @@
+/* The VM side of a teleport: what the migration engine reads from a guest
+ * on the source and builds on the target, in the vendor-neutral mig_*
+ * structures (docs/migration-protocol.md). The engine never sees a VMCB,
+ * a VMCS or struct vm internals beyond these calls. */
+#include <hopvm/config.h>
+#include <hopvm/console.h>
+#include <hopvm/hv.h>
+#include <hopvm/lib.h>
+#include <hopvm/mem.h>
+#include <hopvm/mig_compat.h>
+#include <hopvm/mig_state.h>
+#include <hopvm/vm.h>
+#include <hopvm/x86.h>
+
+void vm_describe(struct vm *vm, struct mig_vmdef *d)
+{
+    const struct cfg_vm *c = vm->def;
+    memset(d, 0, sizeof(*d));
+    memcpy(d->name, vm->name, sizeof(d->name));
+    d->memory = vm->ram_size;
+    d->vcpus = vm->nvcpus;
+    memcpy(d->kernel, c->kernel, sizeof(d->kernel));
+    memcpy(d->cmdline, c->cmdline, sizeof(d->cmdline));
+    /* The feature leaves as this guest sees them (its vCPU 0's policy). */
+    for (unsigned i = 0; i < MIG_FEATURE_LEAVES && vm->vcpus[0]; i++) {
+        uint32_t r[4];
+        cpuid_policy(vm->vcpus[0], mig_feature_leaf[i], 0, r);
+        d->cpuid[i] = (struct mig_cpuid_leaf){mig_feature_leaf[i], 0, r[0], r[1], r[2], r[3]};
+        d->ncpuid = i + 1;
+    }
+    ksnprintf(d->source_host, sizeof(d->source_host), "%s", host_name());
+    ksnprintf(d->backend, sizeof(d->backend), "%s", hv()->name);
+}
+
+unsigned vm_cpuid_features(struct mig_cpuid_leaf *out, unsigned max)
+{
+    struct vcpu probe = {.id = 0};
+    unsigned n = 0;
+    for (unsigned i = 0; i < MIG_FEATURE_LEAVES && n < max; i++) {
+        uint32_t r[4];
+        cpuid_policy(&probe, mig_feature_leaf[i], 0, r);
+        out[n++] = (struct mig_cpuid_leaf){mig_feature_leaf[i], 0, r[0], r[1], r[2], r[3]};
+    }
+    return n;
+}
+
+void vm_save_vcpu(struct vm *vm, unsigned i, struct mig_vcpu *m)
+{
+    struct vcpu *v = vm->vcpus[i];
+    memset(m, 0, sizeof(*m));
+    m->index = i;
+    hv()->get_state(v, &m->s);
+    /* The guest's TSC, not the offset: the target's TSC differs. */
+    m->tsc = rdtsc() + m->s.tsc_offset;
+    m->s.tsc_offset = 0;
+    m->halted = v->halted;
+    memcpy(m->fxsave, v->fpu, sizeof(m->fxsave));
+}
+
+void vm_save_uart(struct vm *vm, struct mig_uart *u)
+{
+    const struct uart_dev *d = &vm->uart;
+    memset(u, 0, sizeof(*u));
+    u->ier = d->ier, u->lcr = d->lcr, u->mcr = d->mcr, u->scr = d->scr;
+    u->dll = d->dll, u->dlm = d->dlm, u->fcr = d->fcr;
+    for (unsigned i = d->rx_tail; i != d->rx_head && u->rx_count < sizeof(u->rx); i++)
+        u->rx[u->rx_count++] = d->rx[i % sizeof(d->rx)];
+    u->log_total = vm->log_len;
+    u->log_count = (uint32_t)(vm->log_len < VM_LOG_SIZE ? vm->log_len : VM_LOG_SIZE);
+    for (uint32_t i = 0; i < u->log_count; i++)
+        u->log[i] = (uint8_t)vm->log[(vm->log_len - u->log_count + i) % VM_LOG_SIZE];
+}
+
+void vm_retire(struct vm *vm, const char *why)
+{
+    vm_stop(vm);
+    vm->migrating = false;
+    ksnprintf(vm->reason, sizeof(vm->reason), "%s", why);
+}
+
+struct vm *vm_incoming(const struct mig_vmdef *d, char *err, size_t n)
+{
+    struct vm *vm = vm_find(d->name);
+    if (vm && (vm->state == VM_RUNNING || vm->state == VM_PAUSED || vm->migrating)) {
+        ksnprintf(err, n, "a guest named '%s' is already %s here", d->name,
+                  vm->migrating ? "being teleported" : vm_state_name(vm->state));
+        return NULL;
+    }
+    bool fresh = !vm;
+    if (fresh && !(vm = vm_new_slot(d->name))) {
+        ksnprintf(err, n, "this host has %d guests already", CFG_MAX_VMS);
+        return NULL;
+    }
+    struct cfg_vm *c = &vm->own_def;
+    memset(c, 0, sizeof(*c));
+    memcpy(c->name, d->name, sizeof(c->name));
+    c->memory = d->memory;
+    c->vcpus = d->vcpus;
+    memcpy(c->kernel, d->kernel, sizeof(c->kernel));
+    memcpy(c->cmdline, d->cmdline, sizeof(c->cmdline));
+    vm->def = c;
+    vm->incoming_new = fresh;
+    if (vm_prepare(vm, err, n) != 0) {
+        if (fresh)
+            vm_drop_slot(vm);
+        return NULL;
+    }
+    vm->state = VM_PAUSED;
+    vm->migrating = true;
+    return vm;
+}
+
+int vm_load_vcpu(struct vm *vm, const struct mig_vcpu *m, char *err, size_t n)
+{
+    if (m->index >= vm->nvcpus) {
+        ksnprintf(err, n, "vCPU %u of a guest with %u", m->index, vm->nvcpus);
+        return -1;
+    }
+    struct vcpu *v = vm->vcpus[m->index];
+    struct vcpu_state s = m->s;
+    s.tsc_offset = 0; /* set at the commit, so the TSC continues from there */
+    hv()->set_state(v, &s);
+    v->halted = m->halted;
+    memcpy(v->fpu, m->fxsave, sizeof(v->fpu));
+    vm->incoming_tsc[m->index] = m->tsc;
+    return 0;
+}
+
+void vm_load_uart(struct vm *vm, const struct mig_uart *u)
+{
+    struct uart_dev *d = &vm->uart;
+    d->ier = u->ier, d->lcr = u->lcr, d->mcr = u->mcr, d->scr = u->scr;
+    d->dll = u->dll, d->dlm = u->dlm, d->fcr = u->fcr;
+    d->rx_head = d->rx_tail = 0;
+    for (uint32_t i = 0; i < u->rx_count && i < sizeof(d->rx); i++)
+        d->rx[d->rx_head++] = u->rx[i];
+    vm->log_len = u->log_total - u->log_count;
+    for (uint32_t i = 0; i < u->log_count; i++)
+        vm->log[vm->log_len++ % VM_LOG_SIZE] = (char)u->log[i];
+}
+
+void vm_incoming_commit(struct vm *vm)
+{
+    uint64_t now = rdtsc();
+    for (unsigned i = 0; i < vm->nvcpus; i++) {
+        struct vcpu_state s;
+        hv()->get_state(vm->vcpus[i], &s);
+        s.tsc_offset = vm->incoming_tsc[i] - now;
+        hv()->set_state(vm->vcpus[i], &s);
+    }
+    vm->migrating = false;
+    vm->state = VM_RUNNING;
+}
+
+void vm_incoming_abort(struct vm *vm, bool in_doubt)
+{
+    if (in_doubt) {
+        /* Complete and paused: the operator decides (docs/migration-protocol.md). */
+        uint64_t now = rdtsc();
+        for (unsigned i = 0; i < vm->nvcpus; i++) {
+            struct vcpu_state s;
+            hv()->get_state(vm->vcpus[i], &s);
+            s.tsc_offset = vm->incoming_tsc[i] - now;
+            hv()->set_state(vm->vcpus[i], &s);
+        }
+        vm->migrating = false;
+        return;
+    }
+    vm_stop(vm);
+    vm->migrating = false;
+    ksnprintf(vm->reason, sizeof(vm->reason), "an incoming teleport failed");
+    if (vm->incoming_new)
+        vm_drop_slot(vm);
+}
