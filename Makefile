@@ -43,6 +43,7 @@ KCFLAGS += -Idrivers/lwip -I$(LWIP_DIR)/include
 # files and why each flag.
 include mk/deps.mk
 DEP_SRC := $(LWIP_SRC) $(BEARSSL_SRC) $(LIBFDT_SRC)
+KCFLAGS += $(BEARSSL_INC)
 
 BOOT_SRC := $(wildcard boot/*.c)
 CORE_SRC := $(wildcard vmm/*.c vmm/lib/*.c vmm/svm/*.c vmm/vmx/*.c drivers/*.c drivers/lwip/*.c migrate/*.c) $(DEP_SRC)
@@ -61,7 +62,7 @@ $(DEP_SRC) &:
 # Third-party and migration objects get their libraries' flags.
 $(BEARSSL_SRC:%.c=$(BUILD)/obj/%.o): KCFLAGS += $(BEARSSL_CFLAGS)
 $(LIBFDT_SRC:%.c=$(BUILD)/obj/%.o): KCFLAGS += $(LIBFDT_CFLAGS)
-$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard migrate/*.c) vmm/random.c vmm/vm_migrate.c): KCFLAGS += $(LIBFDT_CFLAGS) $(BEARSSL_INC)
+$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard migrate/*.c) vmm/random.c vmm/vm_migrate.c): KCFLAGS += $(LIBFDT_CFLAGS)
 
 $(BUILD)/obj/boot/%.o: boot/%.c $(wildcard boot/*.h include/hopvm/*.h) Makefile
 	@mkdir -p $(dir $@)

@@ -7,6 +7,7 @@
 
 #define BOOT_CONFIG_PATH L"\\hopvm.cfg"
 #define BOOT_GUESTS_DIR  L"\\guests"
+#define BOOT_SECRETS_DIR L"\\secrets" /* teleport password files */
 #define BOOT_CONFIG_MAX  (64 * 1024)
 
 /* Reads \hopvm.cfg and every file in \guests\ from the volume hopvm.efi was

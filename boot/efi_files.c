@@ -68,11 +68,15 @@ static void load_config(EFI_FILE_HANDLE root, struct boot_info *bi)
     uefi_call_wrapper(fh->Close, 1, fh);
 }
 
-static void load_guests(EFI_FILE_HANDLE root, struct boot_info *bi)
+/* Every file of a folder on the boot volume; names get `prefix` (the
+ * \secrets folder's are "secrets/NAME", so a password file can never be
+ * taken for a guest kernel). */
+static void load_dir(EFI_FILE_HANDLE root, struct boot_info *bi, CHAR16 *path, const char *prefix)
 {
     EFI_FILE_HANDLE dir;
-    if (EFI_ERROR(uefi_call_wrapper(root->Open, 5, root, &dir, BOOT_GUESTS_DIR, EFI_FILE_MODE_READ, 0)))
-        return; /* no guests folder: nothing to load */
+    if (EFI_ERROR(uefi_call_wrapper(root->Open, 5, root, &dir, path, EFI_FILE_MODE_READ, 0)))
+        return; /* no such folder: nothing to load */
+    UINTN plen = strlena((CHAR8 *)prefix);
     UINT8 ibuf[1024];
     for (;;) {
         UINTN sz = sizeof(ibuf);
@@ -86,7 +90,8 @@ static void load_guests(EFI_FILE_HANDLE root, struct boot_info *bi)
             break;
         }
         struct boot_file *bf = &bi->files[bi->file_count];
-        if (!ascii_name(fi->FileName, bf->name, sizeof(bf->name))) {
+        CopyMem(bf->name, (void *)prefix, plen);
+        if (!ascii_name(fi->FileName, bf->name + plen, sizeof(bf->name) - plen)) {
             boot_note(bi, "skipped a guest file with a non-ASCII or long name");
             continue;
         }
@@ -125,6 +130,7 @@ void boot_load_files(EFI_HANDLE image, struct boot_info *bi)
         return;
     }
     load_config(root, bi);
-    load_guests(root, bi);
+    load_dir(root, bi, BOOT_GUESTS_DIR, "");
+    load_dir(root, bi, BOOT_SECRETS_DIR, "secrets/");
     uefi_call_wrapper(root->Close, 1, root);
 }

@@ -12,6 +12,7 @@
 #include <hopvm/lib.h>
 #include <hopvm/mem.h>
 #include <hopvm/net.h>
+#include <hopvm/teleport.h>
 #include <hopvm/nic.h>
 #include <hopvm/paging.h>
 #include <hopvm/pci.h>
@@ -120,6 +121,7 @@ __attribute__((noreturn)) static void core_main(void *arg)
     pci_cmds_register();
     net_cmds_register();
     nettest_cmds_register();
+    teleport_cmds_register();
     autostart();
     kprintf("ready. Type 'help' for commands.\n");
     host_loop();

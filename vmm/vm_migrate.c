@@ -29,7 +29,7 @@ void vm_describe(struct vm *vm, struct mig_vmdef *d)
         d->ncpuid = i + 1;
     }
     ksnprintf(d->source_host, sizeof(d->source_host), "%s", host_name());
-    ksnprintf(d->backend, sizeof(d->backend), "%s", hv()->name);
+    ksnprintf(d->backend, sizeof(d->backend), "%s", hv() == &svm_backend ? "svm" : "vmx");
 }
 
 unsigned vm_cpuid_features(struct mig_cpuid_leaf *out, unsigned max)

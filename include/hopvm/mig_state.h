@@ -1,0 +1,107 @@
+/* The device-tree bodies of the teleport stream's VM_DEF, VCPU and DEVICE
+ * records (docs/migration-protocol.md, "Device trees"): encode from and
+ * decode into fixed structs with libfdt. Pure: no allocation, caller
+ * buffers; unit-tested (tests/unit/test_state.c) and fuzzed
+ * (tests/fuzz/fuzz_state.c), because the decoders read untrusted bytes.
+ *
+ * Buffers handed to these functions must be 8-byte aligned: this vintage of
+ * libfdt loads header words and reserve-map entries through typed pointers.
+ * A misaligned buffer is refused (-1), never read. */
+#ifndef HOPVM_MIG_STATE_H
+#define HOPVM_MIG_STATE_H
+#include <hopvm/config.h>
+#include <hopvm/vcpu_state.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The value of /hopvm-stream in VM_DEF: the stream version whose trees
+ * these are. */
+#define MIG_STATE_VERSION 1
+
+#define MIG_CPUID_MAX    32
+#define MIG_BACKEND_MAX  8
+#define MIG_FXSAVE_SIZE  512
+#define MIG_UART_RX_MAX  64        /* = sizeof(struct uart_dev.rx) */
+#define MIG_UART_LOG_MAX 16384     /* = VM_LOG_SIZE */
+#define MIG_UART_TYPE    "uart16550"
+
+/* Worst-case encoded sizes (every string and array full), to size buffers.
+ * Checked against real worst-case encodings by the unit test; all fit in
+ * one stream record (REC_MAX_BODY is 1 MiB + 64). */
+#define MIG_VMDEF_MAX 2048
+#define MIG_VCPU_MAX  4096
+#define MIG_UART_MAX  (MIG_UART_LOG_MAX + 1024)
+
+/* VM_DEF: the guest's definition and the CPUID it was started with. */
+struct mig_cpuid_leaf {
+    uint32_t leaf, subleaf, eax, ebx, ecx, edx;
+};
+struct mig_vmdef {
+    char name[CFG_NAME_MAX];        /* [A-Za-z0-9._-], as in hopvm.cfg */
+    uint64_t memory;                /* bytes: CFG_MEM_MIN..CFG_MEM_MAX, 4 KiB multiple */
+    uint32_t vcpus;                 /* 1..CFG_MAX_VCPUS */
+    char kernel[CFG_FILE_MAX];      /* a file name in \guests: printable, no '/' or '\' */
+    char cmdline[CFG_CMDLINE_MAX];  /* printable ASCII, may be empty */
+    struct mig_cpuid_leaf cpuid[MIG_CPUID_MAX];
+    unsigned ncpuid;                /* <= MIG_CPUID_MAX; no (leaf, subleaf) twice */
+    char source_host[CFG_NAME_MAX]; /* [A-Za-z0-9._-] */
+    char backend[MIG_BACKEND_MAX];  /* "svm", "vmx": [A-Za-z0-9._-] */
+};
+
+/* VCPU: one vCPU's vendor-neutral state. s.tsc_offset is host-specific and
+ * is not streamed (decode leaves it 0): tsc is the guest-visible TSC at the
+ * pause, from which the target computes its own offset. */
+struct mig_vcpu {
+    uint32_t index;                 /* < CFG_MAX_VCPUS */
+    struct vcpu_state s;
+    uint64_t tsc;
+    bool halted;
+    uint8_t fxsave[MIG_FXSAVE_SIZE]; /* FXSAVE image (struct vcpu.fpu) */
+};
+
+/* DEVICE type "uart16550", instance 0: the guest's 16550 and its log. */
+struct mig_uart {
+    uint8_t ier, lcr, mcr, scr, dll, dlm, fcr;
+    uint8_t rx[MIG_UART_RX_MAX];
+    uint32_t rx_count;              /* pending input bytes, oldest first */
+    uint64_t log_total;             /* bytes ever written (struct vm.log_len) */
+    uint32_t log_count;             /* <= MIG_UART_LOG_MAX and <= log_total */
+    uint8_t log[MIG_UART_LOG_MAX];  /* the newest log_count bytes, oldest first */
+};
+
+/* Encoders: write the tree into buf (cap bytes, 8-byte aligned) and set
+ * *len to its size. -1 if cap is too small, or if the struct is not
+ * encodable at all (a string without its NUL inside the field, a count
+ * beyond its array); *len is then untouched. Content rules (name
+ * characters, ranges) are the decoder's: a target applies them, and its
+ * reason is the one worth showing. */
+int mig_vmdef_encode(const struct mig_vmdef *d, void *buf, size_t cap, size_t *len);
+int mig_vcpu_encode(const struct mig_vcpu *v, void *buf, size_t cap, size_t *len);
+int mig_uart_encode(const struct mig_uart *u, void *buf, size_t cap, size_t *len);
+
+/* Decoders of untrusted bytes: buf holds exactly one tree of len bytes
+ * (the FDT's totalsize must equal len). 0 and *out filled, or -1 with
+ * the first problem as a one-line reason in err (if errn > 0), such as
+ * "VM_DEF: memory 0x123 is not a multiple of 4 KiB". *out may be partly
+ * written on failure. Unknown properties and nodes are ignored: a newer
+ * peer may add optional fields. */
+int mig_vmdef_decode(const void *buf, size_t len, struct mig_vmdef *d, char *err, size_t errn);
+int mig_vcpu_decode(const void *buf, size_t len, struct mig_vcpu *v, char *err, size_t errn);
+int mig_uart_decode(const void *buf, size_t len, struct mig_uart *u, char *err, size_t errn);
+
+/* The /device node's type ("uart16550", ...), to pick a decoder: 0, or -1
+ * if the tree is bad, the type missing or malformed, or longer than n - 1. */
+int mig_device_type(const void *buf, size_t len, char *type, size_t n);
+
+/* The guest's serial log is a ring (vm_log_putc): byte i of everything
+ * ever written sits at ring[i % ring_size]. These move the retained tail
+ * between that ring and mig_uart.log keeping every byte at its index, so a
+ * restored guest's log continues where it left off. from_ring keeps the
+ * newest min(log_len, ring_size, MIG_UART_LOG_MAX) bytes; to_ring writes
+ * the newest bytes that fit and sets *log_len to log_total (clear the ring
+ * first: bytes it does not cover are left alone). ring_size > 0. */
+void mig_uart_log_from_ring(struct mig_uart *u, const char *ring, size_t ring_size, uint64_t log_len);
+void mig_uart_log_to_ring(const struct mig_uart *u, char *ring, size_t ring_size, uint64_t *log_len);
+
+#endif
