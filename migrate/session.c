@@ -140,6 +140,7 @@ static void init(struct mig_session *s, uint8_t role, void *ctx, const char *pas
     ksnprintf(s->password, sizeof(s->password), "%s", password ? password : "");
     s->out = out;
     rec_reader_init(&s->rd, in, MIG_IN_CAP);
+    rec_reader_set_peer(&s->rd, role == ROLE_SOURCE ? ROLE_TARGET : ROLE_SOURCE);
     struct stream_hello *h = &s->hello[role];
     h->version = STREAM_VERSION;
     h->min_version = STREAM_MIN_VERSION;

@@ -82,6 +82,10 @@ class Relay:
             raise ValueError(f"cut_dir must be a2b, b2a or None: {cut_dir!r}")
         self.drop, self.dup, self.reorder = drop, dup, reorder
         self.cut_after, self.cut_dir = cut_after, cut_dir
+        # A link that goes silent but stays connected (QEMU never
+        # reconnects a socket netdev): after blackhole_after payload bytes,
+        # every frame is dropped until heal().
+        self.blackhole_after, self.blackhole = None, False
         self.log = log or (lambda line: None)
         self.a = _Side("A", "a2b", host, port_a, seed)
         self.b = _Side("B", "b2a", host, port_b, seed)
@@ -94,6 +98,13 @@ class Relay:
             self._sel.register(side.lsock, READ, side)
         self._stopping = threading.Event()
         self._thread = None
+
+    def silence_after(self, nbytes):
+        """Drop every frame once nbytes more payload bytes have crossed."""
+        self.blackhole_after = self.a.n["bytes"] + self.b.n["bytes"] + nbytes
+
+    def heal(self):
+        self.blackhole_after, self.blackhole = None, False
 
     @property
     def stats(self):
@@ -195,6 +206,14 @@ class Relay:
     def _frame(self, src, frame):
         """Apply the faults to one frame from src to its peer."""
         src.n["rx"] += 1
+        if self.blackhole:
+            src.n["drop"] += 1
+            return
+        if self.blackhole_after is not None and self.a.n["bytes"] + self.b.n["bytes"] >= self.blackhole_after:
+            self.blackhole = True
+            self.log(f"link silent after {self.blackhole_after} bytes")
+            src.n["drop"] += 1
+            return
         # Always draw all three, so one outcome does not shift the others.
         r_drop, r_dup, r_reorder = (src.rng.random() for _ in range(3))
         if r_drop < self.drop:
