@@ -21,10 +21,13 @@ static bool terminal(const struct mig_session *s)
 
 uint8_t *mig_queue_begin(struct mig_session *s, size_t body_max)
 {
-    if (s->out_off) { /* keep what is unsent at the front */
-        memmove(s->out, s->out + s->out_off, s->out_len - s->out_off);
-        s->out_len -= s->out_off;
-        s->out_off = 0;
+    if (s->out_off >= REC_ALIGN) {
+        /* Keep what is unsent at the front, moved by a multiple of 8 so
+         * record bodies stay 8-byte aligned (libfdt reads them in place). */
+        size_t drop = s->out_off & ~(size_t)(REC_ALIGN - 1);
+        memmove(s->out, s->out + drop, s->out_len - drop);
+        s->out_len -= drop;
+        s->out_off -= drop;
     }
     if (s->out_len + REC_HDR_LEN + body_max + REC_ALIGN > MIG_OUT_CAP)
         return NULL;

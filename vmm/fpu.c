@@ -7,6 +7,8 @@
 
 #define FXSAVE_FCW_OFF 0
 #define FXSAVE_MXCSR_OFF 24
+#define FXSAVE_MXCSR_MASK_OFF 28
+#define MXCSR_MASK_DEFAULT 0xffbf /* SDM Vol.1 11.6.6: when FXSAVE stores 0 */
 
 static struct vcpu *owner;
 
@@ -34,4 +36,24 @@ void fpu_forget(struct vcpu *v)
 {
     if (owner == v)
         owner = NULL;
+}
+
+/* The vCPU's state into v->fpu, if it is still in the registers. */
+void fpu_sync(struct vcpu *v)
+{
+    if (owner == v)
+        __asm__ volatile("fxsave64 %0" : "=m"(v->fpu));
+}
+
+/* An FXSAVE image from elsewhere (a teleport) is loaded with FXRSTOR in
+ * the host: an MXCSR bit this CPU does not have would #GP the host (SDM
+ * Vol.1 11.6.6), so it is checked against this CPU's MXCSR_MASK. */
+bool fpu_image_ok(const uint8_t img[512])
+{
+    static uint8_t probe[512] __attribute__((aligned(16)));
+    __asm__ volatile("fxsave64 %0" : "=m"(probe));
+    uint32_t mask, mxcsr;
+    memcpy(&mask, probe + FXSAVE_MXCSR_MASK_OFF, sizeof(mask));
+    memcpy(&mxcsr, img + FXSAVE_MXCSR_OFF, sizeof(mxcsr));
+    return !(mxcsr & ~(mask ? mask : MXCSR_MASK_DEFAULT));
 }

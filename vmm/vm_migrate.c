@@ -54,6 +54,7 @@ void vm_save_vcpu(struct vm *vm, unsigned i, struct mig_vcpu *m)
     m->tsc = rdtsc() + m->s.tsc_offset;
     m->s.tsc_offset = 0;
     m->halted = v->halted;
+    fpu_sync(v); /* lazily switched: the live state may be in the registers */
     memcpy(m->fxsave, v->fpu, sizeof(m->fxsave));
 }
 
@@ -117,11 +118,16 @@ int vm_load_vcpu(struct vm *vm, const struct mig_vcpu *m, char *err, size_t n)
         return -1;
     }
     struct vcpu *v = vm->vcpus[m->index];
+    if (!fpu_image_ok(m->fxsave)) {
+        ksnprintf(err, n, "vCPU %u: MXCSR has bits this CPU lacks", m->index);
+        return -1;
+    }
     struct vcpu_state s = m->s;
     s.tsc_offset = 0; /* set at the commit, so the TSC continues from there */
     hv()->set_state(v, &s);
     v->halted = m->halted;
     memcpy(v->fpu, m->fxsave, sizeof(v->fpu));
+    fpu_forget(v); /* the next run loads this image */
     vm->incoming_tsc[m->index] = m->tsc;
     return 0;
 }

@@ -183,6 +183,8 @@ bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val);
 void fpu_init(struct vcpu *v);
 void fpu_switch(struct vcpu *v);
 void fpu_forget(struct vcpu *v);
+void fpu_sync(struct vcpu *v);
+bool fpu_image_ok(const uint8_t img[512]);
 
 /* vmm/sched.c */
 void vcpu_run_slice(struct vcpu *v);

@@ -90,7 +90,7 @@ static void tgt_abort(void *ctx, bool in_doubt)
 }
 static const struct mig_target_ops tops = {tgt_offer, tgt_page, tgt_vcpu, tgt_uart, tgt_commit, tgt_abort};
 
-static uint8_t sout[MIG_OUT_CAP], sin[MIG_IN_CAP], tout[MIG_OUT_CAP], tin[MIG_IN_CAP];
+static _Alignas(8) uint8_t sout[MIG_OUT_CAP], sin[MIG_IN_CAP], tout[MIG_OUT_CAP], tin[MIG_IN_CAP];
 static struct mig_session S, T;
 static struct fake_src fs;
 static struct fake_tgt ft;
@@ -114,7 +114,7 @@ static void run(const char *spw, const char *tpw, size_t chunk, uint64_t cut, ui
         if (cut && sent + n > cut)
             n = cut - sent;
         if (n) {
-            static uint8_t tmp[MIG_OUT_CAP];
+            static _Alignas(8) uint8_t tmp[MIG_OUT_CAP];
             memcpy(tmp, p, n);
             if (flip > sent && flip <= sent + n)
                 tmp[flip - sent - 1] ^= 0x40;

@@ -247,10 +247,17 @@ static void check_framing(enum kind k)
     EXPECT_FAIL(k, tree, n, "FDT_ERR_TRUNCATED");
     memcpy(lenp, save, 4);
 
-    /* Misaligned: refused, never read. */
+    /* Misaligned: refused, never read or written. */
     memmove(tree + 4, tree, n);
     CHECK(decode_at(k, tree + 4, n) == -1 && strstr(why, "bad device tree: buffer not 8-byte aligned"));
     memmove(tree, tree + 4, n);
+    size_t len = 12345;
+    CHECK(mig_vcpu_encode(&vcpu, tree + 4, sizeof(tree_buf) - 4, &len) == -1 && len == 12345);
+
+    /* No record body is over 1 MiB: refused before libfdt looks. */
+    void *huge = calloc(1, (1 << 20) + 8);
+    CHECK(decode_at(k, huge, (1 << 20) + 1) == -1 && strstr(why, "more than 1048576"));
+    free(huge);
 
     /* A reason that does not fit is cut short, not overrun. */
     char tiny[8];
