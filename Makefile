@@ -53,7 +53,7 @@ OBJS := $(BOOT_SRC:%.c=$(BUILD)/obj/%.o) $(CORE_SRC:%.c=$(BUILD)/obj/%.o) $(CORE
 EFI_SECTIONS := -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \
 	-j '.rel.*' -j '.rela.*' -j .reloc
 
-.PHONY: all guests image run test unit fuzz fuzz-smoke systest setup clean host-tools
+.PHONY: all guests image run test unit fuzz fuzz-smoke systest setup clean host-tools demo
 all: $(BUILD)/hopvm.efi guests
 
 $(DEP_SRC) &:
@@ -217,6 +217,11 @@ host-tools: $(BUILD)/tools/nettest-host
 # fuzz pass of each target, and the system tests that boot hopvm in QEMU.
 test: $(BUILD)/hopvm.img $(BUILD)/test.img $(UNIT_BINS) $(FUZZ_BINS) $(GUEST_FILES) host-tools
 	HOPVM_BUILD=$(abspath $(BUILD)) FUZZ_RUNS=$(FUZZ_RUNS) $(PYTHON) -m pytest -v tests
+
+# The showcase: two hopvm instances on one virtual wire; `counter` is
+# teleported from the first to the second, both consoles shown labelled.
+demo: $(BUILD)/hopvm.img
+	$(PYTHON) tools/demo
 
 setup:
 	tools/setup
