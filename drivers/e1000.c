@@ -13,6 +13,7 @@
 
 #define REG_CTRL   0x0000
 #define REG_STATUS 0x0008
+#define REG_EERD   0x0014
 #define REG_ICR    0x00c0
 #define REG_IMS    0x00d0
 #define REG_IMC    0x00d8
@@ -47,6 +48,12 @@
 #define TCTL_COLD  (0x40u << 12)
 #define TIPG_DEFAULT 0x0060200a /* IPGT 10, IPGR1 8, IPGR2 6 (8254x SDM 13.4.34) */
 #define RAH_AV     (1u << 31)
+/* EEPROM read register: 8254x SDM 13.4.4 (start bit 0, done bit 4, address
+ * bits 15:8); the 8257x moved done to bit 1 and the address to bits 15:2. */
+#define EERD_START     1u
+#define EERD_DONE_8254 (1u << 4)
+#define EERD_DONE_8257 (1u << 1)
+#define EERD_TRIES     10000
 #define ICR_LSC    (1u << 2)   /* link status change */
 #define ICR_RXT0   (1u << 7)   /* receive timer: frames are in (8254x SDM 13.4.17) */
 #define TXD_CMD_EOP  (1u << 0)
@@ -61,7 +68,7 @@
 #define RX_RING 256 /* a multiple of 8: RDLEN must be 128-byte aligned */
 #define TX_RING 256
 #define BUF_SIZE 2048
-#define TX_WAIT_US 2000
+#define TX_WAIT_US 5000 /* a full ring waits this long for the device before a drop */
 
 struct rx_desc {
     uint64_t addr;
@@ -190,6 +197,45 @@ static const struct nic_ops e1000_ops = {
     .send = e1000_send, .flush = e1000_flush, .poll = e1000_poll, .link_up = e1000_link_up,
 };
 
+/* One word of the EEPROM, or -1. */
+static int eeprom_word(struct e1000 *e, bool is_8257x, unsigned addr)
+{
+    uint32_t done = is_8257x ? EERD_DONE_8257 : EERD_DONE_8254;
+    wr(e, REG_EERD, (is_8257x ? addr << 2 : addr << 8) | EERD_START);
+    for (int i = 0; i < EERD_TRIES; i++) {
+        uint32_t v = rd(e, REG_EERD);
+        if (v & done)
+            return (int)(v >> 16);
+        udelay(1);
+    }
+    return -1;
+}
+
+/* The MAC: RAL0/RAH0, which the device loads from its EEPROM at reset
+ * (8254x SDM 5.6.1); where that left them empty (Bochs), words 0-2 of
+ * the EEPROM itself. */
+static void read_mac(struct e1000 *e, const struct pci_dev *d)
+{
+    uint32_t ral = rd(e, REG_RAL0), rah = rd(e, REG_RAH0);
+    if ((rah & RAH_AV) && (ral || (rah & 0xffff))) {
+        for (int i = 0; i < 4; i++)
+            e->nic.mac[i] = (uint8_t)(ral >> (8 * i));
+        e->nic.mac[4] = (uint8_t)rah, e->nic.mac[5] = (uint8_t)(rah >> 8);
+        return;
+    }
+    bool is_8257x = d->device == 0x10d3 || d->device == 0x10f5 || d->device >= 0x1500;
+    for (unsigned w = 0; w < 3; w++) {
+        int v = eeprom_word(e, is_8257x, w);
+        if (v < 0)
+            return; /* no EEPROM answer: the MAC stays as RAL/RAH had it */
+        e->nic.mac[2 * w] = (uint8_t)v;
+        e->nic.mac[2 * w + 1] = (uint8_t)(v >> 8);
+    }
+    ral = e->nic.mac[0] | e->nic.mac[1] << 8 | (uint32_t)e->nic.mac[2] << 16 | (uint32_t)e->nic.mac[3] << 24;
+    wr(e, REG_RAL0, ral);
+    wr(e, REG_RAH0, e->nic.mac[4] | e->nic.mac[5] << 8);
+}
+
 static int e1000_start(struct e1000 *e, struct pci_dev *d, const char *name)
 {
     const struct pci_bar *bar = &d->bar[0];
@@ -206,11 +252,8 @@ static int e1000_start(struct e1000 *e, struct pci_dev *d, const char *name)
     wr(e, REG_IMC, 0xffffffffu);
     (void)rd(e, REG_ICR);
     wr(e, REG_CTRL, (rd(e, REG_CTRL) | CTRL_SLU | CTRL_ASDE) & ~CTRL_RST);
-    uint32_t ral = rd(e, REG_RAL0), rah = rd(e, REG_RAH0);
-    for (int i = 0; i < 4; i++)
-        e->nic.mac[i] = (uint8_t)(ral >> (8 * i));
-    e->nic.mac[4] = (uint8_t)rah, e->nic.mac[5] = (uint8_t)(rah >> 8);
-    wr(e, REG_RAH0, rah | RAH_AV);
+    read_mac(e, d);
+    wr(e, REG_RAH0, rd(e, REG_RAH0) | RAH_AV);
     for (int i = 0; i < 128; i++)
         wr(e, REG_MTA + 4 * i, 0);
     e->rx = page_alloc(1, 0);

@@ -44,7 +44,7 @@
 #define NET_HDR_LEN 12 /* struct virtio_net_hdr with VERSION_1 (5.1.6) */
 #define QSIZE 256
 #define BUF_SIZE 2048
-#define TX_WAIT_US 2000
+#define TX_WAIT_US 5000 /* a full ring waits this long for the device before a drop */
 #define RXQ 0
 #define TXQ 1
 

@@ -86,14 +86,16 @@ bool mig_finished(const struct mig_session *s) { return terminal(s) && s->out_of
 
 /* ---- failure ----------------------------------------------------------- */
 
-static void end_failed(struct mig_session *s)
+/* sent_all: everything queued had been handed to the transport, so a
+ * queued COMMIT_READY may have reached the source. */
+static void end_failed(struct mig_session *s, bool sent_all)
 {
     if (s->role == ROLE_SOURCE) {
         if (s->phase != MIG_DONE) /* after the hand-over the guest is retired: stays DONE */
             s->phase = MIG_FAILED;
         return;
     }
-    bool in_doubt = s->phase == MIG_COMMIT;
+    bool in_doubt = s->phase == MIG_COMMIT && sent_all;
     bool shell = s->phase == MIG_STREAM || s->phase == MIG_COMMIT;
     s->phase = in_doubt ? MIG_IN_DOUBT : MIG_FAILED;
     if (shell)
@@ -112,9 +114,10 @@ void mig_fail(struct mig_session *s, uint32_t code, const char *fmt, ...)
     s->error_from_peer = false;
     uint8_t body[ERROR_MAX_LEN];
     size_t len = rec_put_error(body, code, s->error);
+    bool sent_all = s->out_off == s->out_len;
     s->out_off = s->out_len = 0; /* a failed stream sends nothing more but the reason */
     mig_queue(s, REC_ERROR, body, len, false);
-    end_failed(s);
+    end_failed(s, sent_all);
 }
 
 static void peer_error(struct mig_session *s)
@@ -128,8 +131,9 @@ static void peer_error(struct mig_session *s)
     s->error_code = e.code;
     s->error_from_peer = true;
     ksnprintf(s->error, sizeof(s->error), "%s", e.reason);
+    bool sent_all = s->out_off == s->out_len;
     s->out_off = s->out_len = 0;
-    end_failed(s);
+    end_failed(s, sent_all);
 }
 
 /* ---- handshake --------------------------------------------------------- */
@@ -241,8 +245,13 @@ void mig_consume(struct mig_session *s, const uint8_t *data, size_t n)
         } else if (st == REC_READY) {
             if (s->rd.type == REC_ERROR)
                 peer_error(s);
-            else if (s->rd.skip)
-                continue; /* an optional record from a newer peer */
+            else if (s->rd.skip) {
+                /* An optional record from a newer peer: skipped, but the
+                 * END digest covers it like every record after VM_DEF. */
+                if (s->role == ROLE_TARGET && (s->phase == MIG_OFFER || s->phase == MIG_STREAM) &&
+                    s->def.name[0])
+                    mig_digest_record(s, s->rd.type | REC_OPTIONAL, s->rd.body, s->rd.len);
+            }
             else if (s->phase == MIG_HANDSHAKE)
                 handshake_record(s);
             else if (s->role == ROLE_SOURCE)

@@ -86,11 +86,12 @@ class HopVM:
             self.log.write(("# " + " ".join(cmd) + "\n").encode())
             self.p = pexpect.spawn(cmd[0], cmd[1:], timeout=30)
         else:
-            self.p = self._boot_bochs(image, BOCHS_CPU[machine], mem_mb)
+            self.p = self._boot_bochs(image, BOCHS_CPU[machine], mem_mb, extra)
         self.p.logfile_read = self.log  # what hopvm printed, not what we typed
 
-    def _boot_bochs(self, image, cpu, mem_mb):
-        """Bochs connects its COM1 to a socket this harness listens on."""
+    def _boot_bochs(self, image, cpu, mem_mb, extra=()):
+        """Bochs connects its COM1 to a socket this harness listens on.
+        extra: more bochsrc lines (a NIC, for instance)."""
         if not shutil.which("bochs"):
             raise RuntimeError("bochs missing: run `make setup`")
         self.tmp = tempfile.TemporaryDirectory(prefix="hopvm-bochs-")
@@ -105,7 +106,7 @@ class HopVM:
         port = listener.getsockname()[1]
         rc = pathlib.Path(self.tmp.name) / "bochsrc"
         rc.write_text(BOCHSRC.format(mem=mem_mb, cpu=cpu, port=port, disk=disk, cyl=BOCHS_CYL,
-                                     heads=BOCHS_HEADS, spt=BOCHS_SPT))
+                                     heads=BOCHS_HEADS, spt=BOCHS_SPT) + "".join(l + "\n" for l in extra))
         dbg = pathlib.Path(self.tmp.name) / "dbg.rc"
         dbg.write_text("c\n")  # the debugger is compiled in: tell it to run
         cmd = ["timeout", "--kill-after=5", str(BOCHS_LIMIT), "bochs", "-q", "-unlock", "-f", str(rc),

@@ -189,11 +189,17 @@ int vm_start(struct vm *vm, char *err, size_t n)
     if (vm->state == VM_RUNNING || vm->state == VM_PAUSED || vm->migrating)
         return ksnprintf(err, n, "'%s' is already %s", vm->name,
                          vm->migrating ? "being teleported" : vm_state_name(vm->state)), -1;
+    bool had_log = vm->log != NULL;
     if (vm_prepare(vm, err, n) != 0)
         return -1;
     struct load_result lr;
-    if (load_kernel(vm, &lr, err, n) != 0)
+    if (load_kernel(vm, &lr, err, n) != 0) {
+        if (!had_log) { /* a refused start keeps nothing */
+            page_free(vm->log, VM_LOG_SIZE / PAGE_SIZE);
+            vm->log = NULL;
+        }
         return fail(vm, err, n, "%s", err);
+    }
     struct vcpu_state st;
     boot_state(&st, &lr);
     for (unsigned i = 0; i < vm->nvcpus; i++) {
