@@ -11,14 +11,21 @@ const uint32_t mig_feature_leaf[MIG_FEATURE_LEAVES] = {0x1, 0x7, 0x80000001};
 enum reg { EAX, EBX, ECX, EDX };
 static const char reg_name[4][4] = {"EAX", "EBX", "ECX", "EDX"};
 
-/* Which registers of each leaf are feature flags (SDM Vol.2A CPUID). */
+/* AMD repeats leaf 1 EDX bits 0-9, 12-17, 23 and 24 in 0x80000001 EDX
+ * (APM Vol.3 E.4.2); Intel leaves them 0 (SDM Vol.2A table 3-8). They are
+ * checked once, in leaf 1, so a guest may move between the vendors. */
+#define E1_EDX_AMD_MIRRORS 0x0183f3ffu
+
+/* Which registers of each leaf are feature flags (SDM Vol.2A CPUID), and
+ * bits of EDX not to compare. */
 static const struct {
     uint32_t leaf;
     uint8_t regs; /* bit per enum reg */
+    uint32_t edx_ignore;
 } flag_regs[] = {
-    {0x1, 1u << ECX | 1u << EDX},
-    {0x7, 1u << EBX | 1u << ECX | 1u << EDX},
-    {0x80000001, 1u << ECX | 1u << EDX},
+    {0x1, 1u << ECX | 1u << EDX, 0},
+    {0x7, 1u << EBX | 1u << ECX | 1u << EDX, 0},
+    {0x80000001, 1u << ECX | 1u << EDX, E1_EDX_AMD_MIRRORS},
 };
 
 /* Names for the bits an operator is most likely to meet (SDM Vol.2A
@@ -64,6 +71,8 @@ int mig_cpuid_compatible(const struct mig_cpuid_leaf *src, unsigned nsrc, const 
             if (!(flag_regs[f].regs & (1u << r)))
                 continue;
             uint32_t missing = reg_of(s, r) & ~(h ? reg_of(h, r) : 0);
+            if (r == EDX)
+                missing &= ~flag_regs[f].edx_ignore;
             if (!missing)
                 continue;
             unsigned bit = (unsigned)__builtin_ctz(missing);
@@ -71,7 +80,7 @@ int mig_cpuid_compatible(const struct mig_cpuid_leaf *src, unsigned nsrc, const 
             for (size_t k = 0; k < ARRAY_SIZE(names); k++)
                 if (names[k].leaf == s->leaf && names[k].reg == r && names[k].bit == bit)
                     name = names[k].name;
-            ksnprintf(reason, n, "target lacks %s%sCPUID.(%#x,0):%s[%u]", name ? name : "",
+            ksnprintf(reason, n, "target lacks %s%sCPUID.(0x%x,0):%s[%u]", name ? name : "",
                       name ? ", " : "", s->leaf, reg_name[r], bit);
             return -1;
         }

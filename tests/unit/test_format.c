@@ -32,6 +32,8 @@ int main(void)
     same("%*d|%-*d|%.*s", 6, 1, 6, 2, 2, "xyz");
     same("%hhu %hu %hd", 300, 70000, -3);
     same("%s", "");
+    same("%#x %#X %#lx %#o %#x %#o", 255u, 255u, 0x1000ul, 8u, 0u, 0u);
+    same("%#10x|%-#8x|%#010x", 255u, 16u, 255u);
     char tiny[4];
     int n = ksnprintf(tiny, sizeof(tiny), "%s", "abcdef");
     CHECK_U64(n, 6);

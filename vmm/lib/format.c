@@ -23,7 +23,7 @@ static void pad(struct out *o, char c, int n)
 }
 
 struct spec {
-    bool left, zero, plus, space;
+    bool left, zero, plus, space, alt; /* alt: the # flag */
     int width, prec; /* prec < 0: none */
 };
 
@@ -91,6 +91,7 @@ int kvsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
             else if (f == '0') sp.zero = true;
             else if (f == '+') sp.plus = true;
             else if (f == ' ') sp.space = true;
+            else if (f == '#') sp.alt = true;
             else break;
         }
         if (*fmt == '*') {
@@ -137,7 +138,9 @@ int kvsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
             else u = va_arg(ap, unsigned int);
             if (lng == -1) u = (unsigned short)u;
             if (lng == -2) u = (unsigned char)u;
-            emit_num(&o, &sp, u, false, c == 'u' ? 10 : c == 'o' ? 8 : 16, c == 'X', "");
+            /* '#': 0x / 0X before a non-zero hex number, 0 before octal (C11 7.21.6.1). */
+            emit_num(&o, &sp, u, false, c == 'u' ? 10 : c == 'o' ? 8 : 16, c == 'X',
+                     !sp.alt || !u || c == 'u' ? "" : c == 'x' ? "0x" : c == 'X' ? "0X" : "0");
             break;
         case 'p':
             u = (uint64_t)(uintptr_t)va_arg(ap, void *);
