@@ -123,8 +123,10 @@ image: $(BUILD)/hopvm.img
 BAD_GUESTS := $(addprefix $(BUILD)/bad-guests/,truncated.elf badmagic.elf outside.elf toobig.elf)
 $(BAD_GUESTS) &: tools/make-bad-guests $(BUILD)/guests/hello.elf $(BUILD)/guests/compute.elf
 	$(Q)tools/make-bad-guests $(BUILD)/guests/hello.elf $(BUILD)/guests/compute.elf $(BUILD)/bad-guests
-$(BUILD)/test.img: $(BUILD)/hopvm.efi tests/system/hopvm-test.cfg tools/mkimage $(GUEST_FILES) $(BAD_GUESTS)
-	tools/mkimage $@ $(BUILD)/hopvm.efi tests/system/hopvm-test.cfg $(GUEST_FILES) $(BAD_GUESTS)
+$(BUILD)/test.img: $(BUILD)/hopvm.efi tests/system/hopvm-test.cfg tools/mkimage $(GUEST_FILES) $(BAD_GUESTS) \
+		tests/system/secrets/teleport.pw
+	tools/mkimage $@ $(BUILD)/hopvm.efi tests/system/hopvm-test.cfg $(GUEST_FILES) $(BAD_GUESTS) \
+		tests/system/secrets/teleport.pw
 
 # Boots the image in QEMU (TCG, AMD SVM + NPT) with the console on this
 # terminal. Ctrl-A X quits QEMU; `poweroff` at the prompt does too; Ctrl-C

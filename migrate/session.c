@@ -115,7 +115,8 @@ void mig_fail(struct mig_session *s, uint32_t code, const char *fmt, ...)
     uint8_t body[ERROR_MAX_LEN];
     size_t len = rec_put_error(body, code, s->error);
     bool sent_all = s->out_off == s->out_len;
-    s->out_off = s->out_len = 0; /* a failed stream sends nothing more but the reason */
+    /* Records already queued go out first: one may be half on the wire,
+     * and cutting it would turn the ERROR into the rest of its body. */
     mig_queue(s, REC_ERROR, body, len, false);
     end_failed(s, sent_all);
 }

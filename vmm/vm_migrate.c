@@ -99,6 +99,7 @@ struct vm *vm_incoming(const struct mig_vmdef *d, char *err, size_t n)
     c->vcpus = d->vcpus;
     memcpy(c->kernel, d->kernel, sizeof(c->kernel));
     memcpy(c->cmdline, d->cmdline, sizeof(c->cmdline));
+    vm->prev_def = fresh ? NULL : vm->def;
     vm->def = c;
     vm->incoming_new = fresh;
     if (vm_prepare(vm, err, n) != 0) {
@@ -177,4 +178,6 @@ void vm_incoming_abort(struct vm *vm, bool in_doubt)
     ksnprintf(vm->reason, sizeof(vm->reason), "an incoming teleport failed");
     if (vm->incoming_new)
         vm_drop_slot(vm);
+    else if (vm->prev_def)
+        vm->def = vm->prev_def; /* hopvm.cfg's guest of that name is as it was */
 }

@@ -98,6 +98,7 @@ struct vm {
     struct cfg_vm own_def;    /* the definition of a guest that came by teleport */
     bool migrating;           /* a teleport owns it: the console may not run or stop it */
     bool incoming_new;        /* its slot was created for an incoming teleport */
+    const struct cfg_vm *prev_def; /* the config's definition, back if the teleport fails */
     uint64_t incoming_tsc[CFG_MAX_VCPUS]; /* guest TSC at the source's pause */
     enum vm_state state;
     uint8_t *ram;             /* host address (= host physical) of guest-physical 0 */

