@@ -87,7 +87,6 @@ static const struct mig_target_ops tgt_ops = {tgt_offer, tgt_page, tgt_vcpu, tgt
 
 /* ---- the end of a teleport ---------------------------------------------- */
 
-static void print_fixed2(uint64_t x100) { kprintf("%lu.%02lu", x100 / 100, x100 % 100); }
 
 static void report(void)
 {
@@ -96,10 +95,10 @@ static void report(void)
     kprintf("\r\x1b[K");
     if (s->phase == MIG_DONE) {
         kprintf("teleport: '%s' %s %s in ", s->def.name, tp.source ? "handed over to" : "arrived from", tp.peer);
-        print_fixed2(ns / 10000000);
+        kprint_x100(ns / 10000000);
         kprintf(" s: %lu MiB RAM (%lu zero pages), %lu KB on the wire, ", s->st.ram_pages >> 8, s->st.zero_pages,
                 bytes / 1000);
-        print_fixed2(ns ? bytes * 100000 / ns : 0);
+        kprint_x100(ns ? bytes * 100000 / ns : 0);
         kprintf(" MB/s, downtime %lu ms%s\n", (tp.t_handover - tp.t_pause) / 1000000,
                 tp.source ? "" : "; it runs here");
     } else if (s->phase == MIG_IN_DOUBT) {
@@ -228,7 +227,7 @@ static void tick(void *arg)
     if (tp.s.st.ram_pages && tp.s.phase == MIG_STREAM) {
         kprintf("\r\x1b[K  %lu%%  %lu / %lu MiB RAM  %lu KB on the wire  ", tp.s.st.pages_done * 100 / tp.s.st.ram_pages,
                 tp.s.st.pages_done >> 8, tp.s.st.ram_pages >> 8, now / 1000);
-        print_fixed2((now - tp.last_bytes) / 10000);
+        kprint_x100((now - tp.last_bytes) / 10000);
         kprintf(" MB/s");
     }
     tp.last_bytes = now;

@@ -119,7 +119,9 @@ static enum cmd_status cmd_teleport(int argc, char **argv)
 
 static void fixed2(const char *label, uint64_t x100, const char *unit)
 {
-    kprintf("%-22s %lu.%02lu%s\n", label, x100 / 100, x100 % 100, unit);
+    kprintf("%-22s ", label);
+    kprint_x100(x100);
+    kprintf("%s\n", unit);
 }
 
 static enum cmd_status cmd_info(int argc, char **argv)

@@ -42,3 +42,5 @@ void kputs(const char *s)
 {
     kprintf("%s\n", s);
 }
+
+void kprint_x100(uint64_t v_x100) { kprintf("%lu.%02lu", v_x100 / 100, v_x100 % 100); }

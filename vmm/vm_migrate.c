@@ -66,10 +66,7 @@ void vm_save_uart(struct vm *vm, struct mig_uart *u)
     u->dll = d->dll, u->dlm = d->dlm, u->fcr = d->fcr;
     for (unsigned i = d->rx_tail; i != d->rx_head && u->rx_count < sizeof(u->rx); i++)
         u->rx[u->rx_count++] = d->rx[i % sizeof(d->rx)];
-    u->log_total = vm->log_len;
-    u->log_count = (uint32_t)(vm->log_len < VM_LOG_SIZE ? vm->log_len : VM_LOG_SIZE);
-    for (uint32_t i = 0; i < u->log_count; i++)
-        u->log[i] = (uint8_t)vm->log[(vm->log_len - u->log_count + i) % VM_LOG_SIZE];
+    mig_uart_log_from_ring(u, vm->log, VM_LOG_SIZE, vm->log_len);
 }
 
 void vm_retire(struct vm *vm, const char *why)
@@ -141,12 +138,11 @@ void vm_load_uart(struct vm *vm, const struct mig_uart *u)
     d->rx_head = d->rx_tail = 0;
     for (uint32_t i = 0; i < u->rx_count && i < sizeof(d->rx); i++)
         d->rx[d->rx_head++] = u->rx[i];
-    vm->log_len = u->log_total - u->log_count;
-    for (uint32_t i = 0; i < u->log_count; i++)
-        vm->log[vm->log_len++ % VM_LOG_SIZE] = (char)u->log[i];
+    mig_uart_log_to_ring(u, vm->log, VM_LOG_SIZE, &vm->log_len);
 }
 
-void vm_incoming_commit(struct vm *vm)
+/* Each vCPU's TSC continues from the value the source saved. */
+static void continue_tsc(struct vm *vm)
 {
     uint64_t now = rdtsc();
     for (unsigned i = 0; i < vm->nvcpus; i++) {
@@ -155,6 +151,11 @@ void vm_incoming_commit(struct vm *vm)
         s.tsc_offset = vm->incoming_tsc[i] - now;
         hv()->set_state(vm->vcpus[i], &s);
     }
+}
+
+void vm_incoming_commit(struct vm *vm)
+{
+    continue_tsc(vm);
     vm->migrating = false;
     vm->state = VM_RUNNING;
 }
@@ -163,13 +164,7 @@ void vm_incoming_abort(struct vm *vm, bool in_doubt)
 {
     if (in_doubt) {
         /* Complete and paused: the operator decides (docs/migration-protocol.md). */
-        uint64_t now = rdtsc();
-        for (unsigned i = 0; i < vm->nvcpus; i++) {
-            struct vcpu_state s;
-            hv()->get_state(vm->vcpus[i], &s);
-            s.tsc_offset = vm->incoming_tsc[i] - now;
-            hv()->set_state(vm->vcpus[i], &s);
-        }
+        continue_tsc(vm);
         vm->migrating = false;
         return;
     }

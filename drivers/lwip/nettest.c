@@ -85,8 +85,6 @@ static err_t fail(bool abort, const char *fmt, ...)
 
 static void cancel(void) { fail(true, "cancelled"); }
 
-/* v / 100 with two decimals, without floating point (the VMM has none). */
-static void print_fixed2(uint64_t v_x100) { kprintf("%lu.%02lu", v_x100 / 100, v_x100 % 100); }
 
 static uint64_t progress(void) { return nt.st == NT_SEND ? nt.acked : nt.hdr_done + nt.data_done; }
 
@@ -95,11 +93,11 @@ static void print_rate(const char *verb)
 {
     uint64_t ns = time_ns() - nt.t0;
     kprintf("\r\x1b[Knettest: %s ", verb);
-    print_fixed2(nt.total * 100 >> 20);
+    kprint_x100(nt.total * 100 >> 20);
     kprintf(" MiB in ");
-    print_fixed2(ns / 10000000);
+    kprint_x100(ns / 10000000);
     kprintf(" s: ");
-    print_fixed2(ns ? nt.total * 100000 / ns : 0); /* bytes/ns * 1000 = MB/s */
+    kprint_x100(ns ? nt.total * 100000 / ns : 0); /* bytes/ns * 1000 = MB/s */
     kprintf(" MB/s, data verified\n");
 }
 
@@ -118,7 +116,7 @@ static void tick(void *arg)
     if (nt.st == NT_SEND || nt.st == NT_RECV) {
         uint64_t rate = (now - nt.last_bytes) * 1000 / TICK_MS; /* bytes/s */
         kprintf("\r\x1b[K  %lu / %lu MiB  ", nt.data_done >> 20, nt.total >> 20);
-        print_fixed2(rate / 10000);
+        kprint_x100(rate / 10000);
         kprintf(" MB/s");
     }
     nt.last_bytes = now;

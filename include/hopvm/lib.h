@@ -45,6 +45,8 @@ int parse_u64(const char *s, uint64_t *out);
 
 /* Console output (core only). */
 int kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints v / 100 with two decimals ("12.34"): the VMM has no floating point. */
+void kprint_x100(uint64_t v_x100);
 int kvprintf(const char *fmt, va_list ap);
 void kputs(const char *s);
 
