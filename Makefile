@@ -15,6 +15,24 @@ QEMU_MEM ?= 256
 EFI_INC  := /usr/include/efi
 EFI_LIB  := /usr/lib
 
+# Set-up on demand: every goal but these needs packages from Debian and the
+# sources tools/fetch-deps unpacks into deps/. `tools/setup --if-needed`
+# checks both (one dpkg-query, a few stat calls: milliseconds) and installs
+# or fetches only what is missing, its progress on stderr; when it cannot
+# (not root, no sudo) it prints on stdout the one line naming the command to
+# run, which make stops with. Checked once per make, before any rule runs,
+# so -j builds never race it; HOPVM_SETUP_CHECKED spares nested makes.
+SETUP_FREE_GOALS := setup clean help
+ifneq ($(filter-out $(SETUP_FREE_GOALS),$(or $(MAKECMDGOALS),all)),)
+ifneq ($(HOPVM_SETUP_CHECKED),1)
+SETUP_ERROR := $(shell o=$$(tools/setup --if-needed) || echo "$${o:-tools/setup failed: its output is above}")
+ifneq ($(strip $(SETUP_ERROR)),)
+$(error $(SETUP_ERROR))
+endif
+export HOPVM_SETUP_CHECKED := 1
+endif
+endif
+
 GIT_REV  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 DATE     := $(shell date -u +%Y-%m-%d)
 
@@ -53,31 +71,35 @@ OBJS := $(BOOT_SRC:%.c=$(BUILD)/obj/%.o) $(CORE_SRC:%.c=$(BUILD)/obj/%.o) $(CORE
 EFI_SECTIONS := -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \
 	-j '.rel.*' -j '.rela.*' -j .reloc
 
-.PHONY: all guests image run test unit fuzz fuzz-smoke systest setup clean host-tools demo
+.PHONY: all guests image run test unit fuzz fuzz-build setup clean host-tools demo help
 all: $(BUILD)/hopvm.efi guests
-
-$(DEP_SRC) &:
-	tools/fetch-deps
 
 # Third-party and migration objects get their libraries' flags.
 $(BEARSSL_SRC:%.c=$(BUILD)/obj/%.o): KCFLAGS += $(BEARSSL_CFLAGS)
 $(LIBFDT_SRC:%.c=$(BUILD)/obj/%.o): KCFLAGS += $(LIBFDT_CFLAGS)
 $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard migrate/*.c) vmm/random.c vmm/vm_migrate.c): KCFLAGS += $(LIBFDT_CFLAGS)
 
-$(BUILD)/obj/boot/%.o: boot/%.c $(wildcard boot/*.h include/hopvm/*.h) Makefile
-	@mkdir -p $(dir $@)
-	@echo "  CC      $<"
-	$(Q)$(CC) $(BOOTCFLAGS) -c $< -o $@
+# Every object depends on exactly the headers it includes: the compiler
+# writes them into a .d file beside the object (-MMD), with an empty rule
+# for each header (-MP) so a deleted header does not stop the build.
+DEPFLAGS := -MMD -MP
 
-$(BUILD)/obj/%.o: %.c $(wildcard include/hopvm/*.h vmm/*.h vmm/svm/*.h vmm/vmx/*.h drivers/lwip/*.h drivers/lwip/arch/*.h) Makefile
+$(BUILD)/obj/boot/%.o: boot/%.c Makefile mk/deps.mk
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(KCFLAGS) -c $< -o $@
+	$(Q)$(CC) $(BOOTCFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c Makefile mk/deps.mk
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(KCFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/obj/%.o: %.S Makefile
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(KCFLAGS) -c $< -o $@
+	$(Q)$(CC) $(KCFLAGS) $(DEPFLAGS) -c $< -o $@
+
+-include $(OBJS:.o=.d)
 
 # hopvm.so keeps the symbols: `addr2line -e build/hopvm.so OFFSET` reads
 # the offsets a crash dump prints.
@@ -96,19 +118,36 @@ GUEST32 := hello counter memtouch exitstorm crash
 GUEST64 := compute
 GUEST_FILES := $(GUEST32:%=$(BUILD)/guests/%.elf) $(GUEST64:%=$(BUILD)/guests/%.elf)
 GUEST_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -ffreestanding -fno-pic -no-pie -static \
-	-nostdlib -fno-stack-protector -fno-asynchronous-unwind-tables -T tests/guests/guest.ld \
-	-Wl,-z,max-page-size=0x1000 -Wl,--build-id=none -Wl,--no-warn-rwx-segments
-GUEST_DEPS := tests/guests/rt.c tests/guests/rt.h tests/guests/guest.ld include/hopvm/bench_loop.h
+	-nostdlib -fno-stack-protector -fno-asynchronous-unwind-tables
+GUEST_LDFLAGS := -T tests/guests/guest.ld -Wl,-z,max-page-size=0x1000 -Wl,--build-id=none \
+	-Wl,--no-warn-rwx-segments
 
-$(GUEST32:%=$(BUILD)/guests/%.elf): $(BUILD)/guests/%.elf: tests/guests/%.c tests/guests/start32.S $(GUEST_DEPS)
+# Each guest is its start file, rt.c and its own .c, compiled separately
+# (one .d per object) and linked with tests/guests/guest.ld.
+GUEST_OBJ := $(BUILD)/guests/obj
+$(GUEST_OBJ)/32/%.o: tests/guests/%.c Makefile
 	@mkdir -p $(dir $@)
+	$(Q)$(CC) -m32 $(GUEST_CFLAGS) $(DEPFLAGS) -c $< -o $@
+$(GUEST_OBJ)/32/%.o: tests/guests/%.S Makefile
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -m32 $(GUEST_CFLAGS) $(DEPFLAGS) -c $< -o $@
+$(GUEST_OBJ)/64/%.o: tests/guests/%.c Makefile
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -m64 -mno-red-zone $(GUEST_CFLAGS) $(DEPFLAGS) -c $< -o $@
+$(GUEST_OBJ)/64/%.o: tests/guests/%.S Makefile
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -m64 -mno-red-zone $(GUEST_CFLAGS) $(DEPFLAGS) -c $< -o $@
+-include $(wildcard $(GUEST_OBJ)/*/*.d)
+
+$(GUEST32:%=$(BUILD)/guests/%.elf): $(BUILD)/guests/%.elf: $(GUEST_OBJ)/32/start32.o $(GUEST_OBJ)/32/rt.o \
+		$(GUEST_OBJ)/32/%.o tests/guests/guest.ld
 	@echo "  GUEST32 $@"
-	$(Q)$(CC) -m32 $(GUEST_CFLAGS) tests/guests/start32.S tests/guests/rt.c $< -o $@
+	$(Q)$(CC) -m32 $(GUEST_CFLAGS) $(GUEST_LDFLAGS) $(filter %.o,$^) -o $@
 
-$(GUEST64:%=$(BUILD)/guests/%.elf): $(BUILD)/guests/%.elf: tests/guests/%.c tests/guests/start64.S $(GUEST_DEPS)
-	@mkdir -p $(dir $@)
+$(GUEST64:%=$(BUILD)/guests/%.elf): $(BUILD)/guests/%.elf: $(GUEST_OBJ)/64/start64.o $(GUEST_OBJ)/64/rt.o \
+		$(GUEST_OBJ)/64/%.o tests/guests/guest.ld
 	@echo "  GUEST64 $@"
-	$(Q)$(CC) -m64 -mno-red-zone $(GUEST_CFLAGS) tests/guests/start64.S tests/guests/rt.c $< -o $@
+	$(Q)$(CC) -m64 $(GUEST_CFLAGS) $(GUEST_LDFLAGS) $(filter %.o,$^) -o $@
 
 guests: $(GUEST_FILES)
 
@@ -137,69 +176,39 @@ run: $(BUILD)/hopvm.img
 		-chardev stdio,id=con,mux=on,signal=off -serial chardev:con -mon chardev=con \
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04
 
-# --- host unit tests (pure modules, ASan + UBSan) ---------------------------
+# --- host builds of the pure modules: unit tests, fuzz targets, tools -------
+# mk/host.mk lists the pure modules once and builds them three ways (ASan +
+# UBSan for unit tests, libFuzzer for fuzz targets, -O2 for host tools), each
+# into an archive with libfdt and BearSSL; tests and tools link against it.
 HOSTCFLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror -DHOPVM_HOSTED -Iinclude \
 	-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-UNIT_COMMON := vmm/lib/format.c
-UNIT_DEPS_test_pmm      := vmm/pmm.c
-UNIT_DEPS_test_format   :=
-UNIT_DEPS_test_lineedit := vmm/lineedit.c
-UNIT_DEPS_test_cmd      := vmm/args.c vmm/cmd.c
-UNIT_DEPS_test_config   := vmm/config.c vmm/inet.c
-UNIT_DEPS_test_aml      := drivers/acpi_aml.c
-UNIT_DEPS_test_loader   := vmm/loader.c vmm/multiboot.c
-UNIT_DEPS_test_insn     := vmm/insn.c
-UNIT_DEPS_test_pci      := drivers/pci_bar.c
-UNIT_DEPS_test_inet     := vmm/inet.c
-UNIT_DEPS_test_nettest  := vmm/nettest_pattern.c
+FUZZCFLAGS := -std=c11 -g -O1 -DHOPVM_HOSTED -Iinclude -fsanitize=fuzzer,address,undefined
+TOOLCFLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -DHOPVM_HOSTED -Iinclude
+# Tests may include <libfdt.h> and <bearssl.h> like the modules they test.
+HOST_TEST_FLAGS = $(BEARSSL_INC) $(LIBFDT_CFLAGS)
+include mk/host.mk
+include mk/hosttools.mk
+
 UNIT_TESTS := $(notdir $(basename $(wildcard tests/unit/test_*.c)))
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/unit/%)
-
-# BearSSL for host builds, as archives compiled with its own flags (its
-# inner.h defines functions MIN/MAX, which hopvm/lib.h has as macros: the
-# two must not share a compile).
-HOST_BEARSSL := $(BUILD)/host/libbearssl.a
-FUZZ_BEARSSL := $(BUILD)/host/libbearssl-fuzz.a
-$(HOST_BEARSSL): $(BEARSSL_SRC) $(BEARSSL_ENV)
-	@mkdir -p $(BUILD)/host/bearssl
-	$(Q)for f in $(BEARSSL_SRC); do $(HOSTCC) $(HOSTCFLAGS) $(BEARSSL_CFLAGS) -c $$f \
-		-o $(BUILD)/host/bearssl/$$(basename $$f .c).o || exit 1; done
-	$(Q)ar rcs $@ $(BUILD)/host/bearssl/*.o
-$(FUZZ_BEARSSL): $(BEARSSL_SRC) $(BEARSSL_ENV)
-	@mkdir -p $(BUILD)/host/bearssl-fuzz
-	$(Q)for f in $(BEARSSL_SRC); do $(FUZZCC) -std=c11 -g -O1 -DHOPVM_HOSTED -Iinclude \
-		-fsanitize=fuzzer-no-link,address,undefined $(BEARSSL_CFLAGS) -c $$f \
-		-o $(BUILD)/host/bearssl-fuzz/$$(basename $$f .c).o || exit 1; done
-	$(Q)ar rcs $@ $(BUILD)/host/bearssl-fuzz/*.o
-
-# Per-module make fragments (mk/*.mk besides deps.mk) add UNIT_DEPS_x,
-# FUZZ_DEPS_x and, for code using libfdt or BearSSL, UNIT_CFLAGS_x /
-# FUZZ_CFLAGS_x.
-include $(filter-out mk/deps.mk,$(wildcard mk/*.mk))
-
-.SECONDEXPANSION:
-$(BUILD)/unit/%: tests/unit/%.c $$(UNIT_DEPS_$$*) $(UNIT_COMMON) tests/unit/check.h $(wildcard include/hopvm/*.h)
+$(BUILD)/unit/%: tests/unit/%.c $(HOST_LIB_unit) Makefile
 	@mkdir -p $(dir $@)
-	$(HOSTCC) $(HOSTCFLAGS) $(UNIT_CFLAGS_$*) $< $(UNIT_DEPS_$*) $(UNIT_COMMON) -o $@
-
+	@echo "  UNIT    $@"
+	$(Q)$(HOSTCC) $(HOSTCFLAGS) $(HOST_TEST_FLAGS) $(DEPFLAGS) $< $(HOST_LIB_unit) -o $@
+-include $(UNIT_BINS:=.d)
 unit: $(UNIT_BINS)
 
 # --- libFuzzer targets for every parser of untrusted input ------------------
-FUZZCFLAGS := -std=c11 -g -O1 -DHOPVM_HOSTED -Iinclude -fsanitize=fuzzer,address,undefined
-FUZZ_DEPS_fuzz_config   := vmm/config.c vmm/inet.c
-FUZZ_DEPS_fuzz_args     := vmm/args.c
-FUZZ_DEPS_fuzz_lineedit := vmm/lineedit.c
-FUZZ_DEPS_fuzz_aml      := drivers/acpi_aml.c
-FUZZ_DEPS_fuzz_loader   := vmm/loader.c vmm/multiboot.c
-FUZZ_DEPS_fuzz_insn     := vmm/insn.c
 FUZZ_TARGETS := $(notdir $(basename $(wildcard tests/fuzz/fuzz_*.c)))
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
 FUZZ_RUNS    ?= 20000
 FUZZ_SECONDS ?= 60
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $$(FUZZ_DEPS_$$*) $(UNIT_COMMON) $(wildcard include/hopvm/*.h)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(HOST_LIB_fuzz) Makefile
 	@mkdir -p $(dir $@)
-	$(FUZZCC) $(FUZZCFLAGS) $(FUZZ_CFLAGS_$*) $< $(FUZZ_DEPS_$*) $(UNIT_COMMON) -o $@
+	@echo "  FUZZ    $@"
+	$(Q)$(FUZZCC) $(FUZZCFLAGS) $(HOST_TEST_FLAGS) $(DEPFLAGS) $< $(HOST_LIB_fuzz) -o $@
+-include $(FUZZ_BINS:=.d)
 
 fuzz-build: $(FUZZ_BINS)
 # Long runs for developers: FUZZ_SECONDS per target.
@@ -207,17 +216,10 @@ fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_TARGETS); do mkdir -p $(BUILD)/fuzz/corpus-$$f; \
 		$(BUILD)/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz/corpus-$$f tests/fuzz/corpus/$$f || exit 1; done
 
-# --- host tools (tools/src): Linux programs sharing hopvm's pure C files ----
-TOOLCFLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -DHOPVM_HOSTED -Iinclude
-$(BUILD)/tools/nettest-host: tools/src/nettest-host.c vmm/nettest_pattern.c vmm/lib/format.c include/hopvm/nettest.h
-	@mkdir -p $(dir $@)
-	$(HOSTCC) $(TOOLCFLAGS) tools/src/nettest-host.c vmm/nettest_pattern.c vmm/lib/format.c -o $@
-host-tools: $(BUILD)/tools/nettest-host
-
 # --- everything -------------------------------------------------------------
 # One command, one summary line: pytest runs the unit binaries, a bounded
 # fuzz pass of each target, and the system tests that boot hopvm in QEMU.
-test: $(BUILD)/hopvm.img $(BUILD)/test.img $(UNIT_BINS) $(FUZZ_BINS) $(GUEST_FILES) host-tools
+test: $(BUILD)/hopvm.img $(BUILD)/test.img $(UNIT_BINS) $(FUZZ_BINS) $(GUEST_FILES) $(HOST_TOOL_BINS)
 	HOPVM_BUILD=$(abspath $(BUILD)) FUZZ_RUNS=$(FUZZ_RUNS) $(PYTHON) -m pytest -v tests
 
 # The showcase: two hopvm instances on one virtual wire; `counter` is
@@ -230,3 +232,13 @@ setup:
 
 clean:
 	rm -rf $(BUILD)
+
+help:
+	@echo "make run         build hopvm and boot it in QEMU, console on this terminal"
+	@echo "make test        every test: unit, fuzz smoke, system tests in QEMU and Bochs"
+	@echo "make demo        two hopvm on one virtual wire; a guest teleported from A to B"
+	@echo "make image       build/hopvm.img, the bootable USB image"
+	@echo "make host-tools  build/tools: hopvm-save, hopvm-restore, hopvm-stream, nettest-host"
+	@echo "make setup       install/fetch what the build needs (the others do it when missing)"
+	@echo "make fuzz        run each fuzz target FUZZ_SECONDS (default 60)"
+	@echo "make clean       remove build/"
