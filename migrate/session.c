@@ -54,6 +54,7 @@ void mig_queue_end(struct mig_session *s, uint32_t type, size_t body_len, bool d
     if (digest)
         mig_digest_record(s, type, h + REC_HDR_LEN, body_len);
     s->out_len += REC_HDR_LEN + body_len + pad;
+    s->st.bytes_queued += REC_HDR_LEN + body_len + pad;
 }
 
 void mig_queue(struct mig_session *s, uint32_t type, const void *body, size_t len, bool digest)

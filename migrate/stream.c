@@ -35,7 +35,7 @@ static const struct rec_info rec_table[REC_TYPE_SLOTS] = {
 static const char *const err_names[] = {
     [MIG_ERR_AUTH] = "AUTH",         [MIG_ERR_VERSION] = "VERSION", [MIG_ERR_REFUSED] = "REFUSED",
     [MIG_ERR_PROTOCOL] = "PROTOCOL", [MIG_ERR_DIGEST] = "DIGEST",   [MIG_ERR_CANCELLED] = "CANCELLED",
-    [MIG_ERR_INTERNAL] = "INTERNAL", [MIG_ERR_TIMEOUT] = "TIMEOUT",
+    [MIG_ERR_INTERNAL] = "INTERNAL", [MIG_ERR_TIMEOUT] = "TIMEOUT",   [MIG_ERR_CONVERGE] = "CONVERGE",
 };
 
 static const char *const role_names[] = {[ROLE_SOURCE] = "source", [ROLE_TARGET] = "target"};
@@ -208,7 +208,7 @@ static int get_text(const uint8_t *p, size_t len, char *out, const char *what, c
 #define HELLO_OFF_ROLE (HELLO_OFF_NONCE + STREAM_NONCE_LEN)
 #define HELLO_OFF_RSVD (HELLO_OFF_ROLE + 1)
 #define HELLO_RSVD_LEN (HELLO_FIXED_LEN - HELLO_OFF_RSVD)
-#define ROUND_OFF_RSVD 4
+#define ROUND_OFF_FLAGS 4
 #define ROUND_OFF_PAGES 8
 #define RAM_OFF_COUNT 8
 #define RAM_OFF_KIND 12
@@ -247,7 +247,7 @@ size_t rec_put_error(uint8_t *out, uint32_t code, const char *reason)
 size_t rec_put_round(uint8_t *out, const struct stream_round *r)
 {
     put_le32(out, r->round);
-    put_le32(out + ROUND_OFF_RSVD, 0);
+    put_le32(out + ROUND_OFF_FLAGS, r->flags);
     put_le64(out + ROUND_OFF_PAGES, r->pages);
     return ROUND_LEN;
 }
@@ -315,8 +315,9 @@ int rec_get_round(const uint8_t *body, size_t len, struct stream_round *r, char 
 {
     if (len != ROUND_LEN)
         return fail(err, n, "ROUND body of %zu bytes: expected %d", len, ROUND_LEN);
-    if (get_le32(body + ROUND_OFF_RSVD))
-        return fail(err, n, "ROUND reserved word is not zero");
+    r->flags = get_le32(body + ROUND_OFF_FLAGS);
+    if (r->flags & ~ROUND_FLAGS_KNOWN)
+        return fail(err, n, "ROUND flags 0x%x include bits this host does not know", r->flags);
     r->round = get_le32(body);
     r->pages = get_le64(body + ROUND_OFF_PAGES);
     return 0;

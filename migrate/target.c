@@ -29,6 +29,10 @@ static void offer(struct mig_session *s)
     mig_queue(s, REC_ACCEPT, NULL, 0, false);
 }
 
+/* Every page of the guest is described in round 0, in order, so no bitmap
+ * is needed to know the copy is complete; a later round describes the
+ * pages dirtied meanwhile, in increasing order, each at most once. Every
+ * round describes exactly the pages its ROUND announced. */
 static void ram(struct mig_session *s)
 {
     struct stream_ram r;
@@ -42,10 +46,15 @@ static void ram(struct mig_session *s)
                  r.first_gfn, r.count, s->st.ram_pages);
         return;
     }
-    /* Round 0 describes every page once, in order: no bitmap is needed to
-     * know the guest is complete. */
-    if (s->next_vcpu == 0 && s->next_gfn < s->st.ram_pages && r.first_gfn != s->next_gfn) {
-        mig_fail(s, MIG_ERR_PROTOCOL, "round 0 skipped from page %#lx to %#lx", s->next_gfn, r.first_gfn);
+    if (r.count > s->st.round_left) {
+        mig_fail(s, MIG_ERR_PROTOCOL, "round %u: RAM record of %u pages where %lu were left of the %lu announced",
+                 s->round, r.count, s->st.round_left, s->st.round_pages[MIN(s->round, MIG_ROUND_LOG - 1)] +
+                 s->st.round_left);
+        return;
+    }
+    if (s->round == 0 ? r.first_gfn != s->next_gfn : r.first_gfn < s->next_gfn) {
+        mig_fail(s, MIG_ERR_PROTOCOL, "round %u: pages out of order (%#lx where %#lx or later was due)", s->round,
+                 r.first_gfn, s->next_gfn);
         return;
     }
     for (uint32_t i = 0; i < r.count; i++) {
@@ -55,11 +64,54 @@ static void ram(struct mig_session *s)
         else
             memcpy(dst, r.data + (size_t)i * RAM_PAGE_SIZE, RAM_PAGE_SIZE);
     }
-    if (r.first_gfn == s->next_gfn)
-        s->next_gfn += r.count;
+    s->next_gfn = r.first_gfn + r.count;
+    s->st.round_left -= r.count;
+    s->st.round_pages[MIN(s->round, MIG_ROUND_LOG - 1)] += r.count;
     s->st.pages_done += r.count;
     if (r.kind == RAM_KIND_ZERO)
         s->st.zero_pages += r.count;
+}
+
+/* ROUND n + 1 follows a complete round n; round 0 covers the guest; with
+ * CAP_LIVE the final round is flagged, and nothing but state follows it. */
+static void round_record(struct mig_session *s)
+{
+    struct stream_round r;
+    char why[REC_ERR_LEN];
+    if (rec_get_round(s->rd.body, s->rd.len, &r, why, sizeof(why)) != 0) {
+        mig_fail(s, MIG_ERR_PROTOCOL, "%s", why);
+        return;
+    }
+    uint32_t want = s->round_begun ? s->round + 1 : 0;
+    if (r.round != want || s->st.round_left || s->st.final_round || s->next_vcpu || s->uart_done) {
+        mig_fail(s, MIG_ERR_PROTOCOL, "ROUND %u where %s", r.round,
+                 s->st.final_round || s->next_vcpu || s->uart_done ? "the final round was over"
+                 : s->st.round_left ? "the current round was not complete" : "another number was due");
+        return;
+    }
+    if (r.round != 0 && !(s->caps & CAP_MULTI_ROUND)) {
+        mig_fail(s, MIG_ERR_PROTOCOL, "ROUND %u without the MULTI_ROUND capability", r.round);
+        return;
+    }
+    if ((r.flags & ROUND_FINAL) && !(s->caps & CAP_LIVE)) {
+        mig_fail(s, MIG_ERR_PROTOCOL, "ROUND %u flagged final without the LIVE capability", r.round);
+        return;
+    }
+    if (r.round == 0 ? r.pages != s->st.ram_pages : r.pages > s->st.ram_pages) {
+        mig_fail(s, MIG_ERR_PROTOCOL, "ROUND %u announces %lu pages for a guest of %lu", r.round, r.pages,
+                 s->st.ram_pages);
+        return;
+    }
+    s->round = r.round;
+    s->round_begun = true;
+    s->next_gfn = 0;
+    s->st.rounds = r.round + 1;
+    s->st.round_left = r.pages;
+    if (r.flags & ROUND_FINAL) {
+        s->st.final_round = true;
+        if (s->tops->final_round)
+            s->tops->final_round(s->ctx);
+    }
 }
 
 static void vcpu(struct mig_session *s)
@@ -68,6 +120,10 @@ static void vcpu(struct mig_session *s)
     char why[ERROR_REASON_MAX + 1];
     if (mig_vcpu_decode(s->rd.body, s->rd.len, &v, why, sizeof(why)) != 0) {
         mig_fail(s, MIG_ERR_PROTOCOL, "%s", why);
+        return;
+    }
+    if (!s->round_begun || s->st.round_left || ((s->caps & CAP_LIVE) && !s->st.final_round)) {
+        mig_fail(s, MIG_ERR_PROTOCOL, "VCPU %u before the final round was complete", v.index);
         return;
     }
     if (v.index >= s->def.vcpus || s->vcpu_seen[v.index]) {
@@ -88,6 +144,10 @@ static void device(struct mig_session *s)
     char type[32], why[ERROR_REASON_MAX + 1];
     if (mig_device_type(s->rd.body, s->rd.len, type, sizeof(type)) != 0 || strcmp(type, MIG_UART_TYPE)) {
         mig_fail(s, MIG_ERR_PROTOCOL, "DEVICE record of a type this host does not emulate");
+        return;
+    }
+    if (!s->round_begun || s->st.round_left || ((s->caps & CAP_LIVE) && !s->st.final_round)) {
+        mig_fail(s, MIG_ERR_PROTOCOL, "DEVICE before the final round was complete");
         return;
     }
     if (s->uart_done || mig_uart_decode(s->rd.body, s->rd.len, &u, why, sizeof(why)) != 0 ||
@@ -114,9 +174,10 @@ static void end(struct mig_session *s)
                  mig_equal(want, e.digest, MIG_HASH_LEN) ? "good" : "wrong");
         return;
     }
-    if (s->next_gfn != s->st.ram_pages || s->next_vcpu != s->def.vcpus || !s->uart_done) {
-        mig_fail(s, MIG_ERR_PROTOCOL, "END before the whole guest: %lu of %lu pages, %u of %u vCPUs, uart %s",
-                 s->next_gfn, s->st.ram_pages, s->next_vcpu, s->def.vcpus, s->uart_done ? "yes" : "no");
+    if (!s->round_begun || s->st.round_left || s->next_vcpu != s->def.vcpus || !s->uart_done) {
+        mig_fail(s, MIG_ERR_PROTOCOL, "END before the whole guest: round %u %s, %u of %u vCPUs, uart %s", s->round,
+                 !s->round_begun ? "not begun" : s->st.round_left ? "incomplete" : "complete", s->next_vcpu,
+                 s->def.vcpus, s->uart_done ? "yes" : "no");
         return;
     }
     s->phase = MIG_COMMIT; /* "the commit": the source may retire its copy */
@@ -145,17 +206,7 @@ void mig_target_record(struct mig_session *s)
     if (t != REC_END)
         mig_digest_record(s, t, s->rd.body, s->rd.len);
     switch (t) {
-    case REC_ROUND: {
-        struct stream_round r;
-        char why[REC_ERR_LEN];
-        if (rec_get_round(s->rd.body, s->rd.len, &r, why, sizeof(why)) != 0)
-            mig_fail(s, MIG_ERR_PROTOCOL, "%s", why);
-        else if (r.round != 0 && !(s->caps & CAP_MULTI_ROUND))
-            mig_fail(s, MIG_ERR_PROTOCOL, "ROUND %u without the MULTI_ROUND capability", r.round);
-        else
-            s->round_begun = true;
-        break;
-    }
+    case REC_ROUND: round_record(s); break;
     case REC_RAM: ram(s); break;
     case REC_VCPU: vcpu(s); break;
     case REC_DEVICE: device(s); break;

@@ -2,6 +2,7 @@
  * connection, driven from the host loop so other guests keep running, and
  * the guest reached through vmm/vm_migrate.c. One teleport at a time, as
  * a console task (Ctrl-C cancels). Protocol: docs/migration-protocol.md. */
+#include <hopvm/bitmap.h>
 #include <hopvm/console.h>
 #include <hopvm/inet.h>
 #include <hopvm/lib.h>
@@ -17,6 +18,8 @@
 #define IDLE_S   10
 #define TICK_MS  1000
 #define WRITE_MAX 0xffff /* tcp_write takes a u16 length */
+#define BW_BURST  (64 * 1024) /* --bandwidth: bytes that may go at once */
+#define BW_WAIT_MS 5          /* --bandwidth: how soon to try again when over */
 
 struct teleport tp;
 
@@ -27,7 +30,7 @@ static const struct console_task task = {.name = "teleport", .cancel = cancel};
 /* ---- the guest, as the session sees it ---------------------------------- */
 
 static void src_describe(void *ctx, struct mig_vmdef *d) { vm_describe(ctx, d); }
-static const uint8_t *src_page(void *ctx, uint64_t gfn) { return ((struct vm *)ctx)->ram + gfn * PAGE_SIZE; }
+static const uint8_t *src_page(void *ctx, uint64_t gfn) { return vm_mig_page(ctx, gfn); }
 static void src_vcpu(void *ctx, unsigned i, struct mig_vcpu *v) { vm_save_vcpu(ctx, i, v); }
 static void src_uart(void *ctx, struct mig_uart *u) { vm_save_uart(ctx, u); }
 static void src_handed_over(void *ctx)
@@ -38,7 +41,20 @@ static void src_handed_over(void *ctx)
     vm_retire(ctx, why);
     tp.vm = NULL;
 }
-static const struct mig_source_ops src_ops = {src_describe, src_page, src_vcpu, src_uart, src_handed_over};
+static void src_pause(void *ctx)
+{
+    tp.t_pause = time_ns(); /* the downtime begins */
+    vm_mig_pause(ctx);
+}
+static int src_log_start(void *ctx, char *err, size_t n) { return vm_mig_log_start(ctx, err, n); }
+static uint64_t src_harvest(void *ctx, uint64_t *bitmap) { return vm_mig_harvest(ctx, bitmap); }
+static void src_throttle(void *ctx, unsigned pct) { vm_mig_throttle(ctx, pct); }
+static uint64_t src_now(void *ctx) { (void)ctx; return time_ns(); }
+static const struct mig_source_ops src_ops = {
+    .describe = src_describe, .page = src_page, .vcpu = src_vcpu, .uart = src_uart,
+    .handed_over = src_handed_over, .pause = src_pause, .log_start = src_log_start,
+    .harvest = src_harvest, .throttle = src_throttle, .now_ns = src_now,
+};
 
 static int tgt_offer(void *ctx, const struct mig_vmdef *d, char *reason, size_t n)
 {
@@ -56,7 +72,9 @@ static int tgt_offer(void *ctx, const struct mig_vmdef *d, char *reason, size_t 
     }
     if (!(tp.vm = vm_incoming(d, reason, n)))
         return -1;
-    tp.t_pause = time_ns(); /* the guest is stopped from here until the commit */
+    /* A source without CAP_LIVE paused the guest before it connected; a
+     * live one says when with the final ROUND (tgt_final). */
+    tp.t_pause = time_ns();
     kprintf("teleport: receiving '%s' (%lu MiB, %u vCPU) from %s\n", d->name, d->memory >> 20, d->vcpus,
             d->source_host);
     return 0;
@@ -68,6 +86,11 @@ static int tgt_uart(void *ctx, const struct mig_uart *u, char *e, size_t n)
     (void)ctx, (void)e, (void)n;
     vm_load_uart(tp.vm, u);
     return 0;
+}
+static void tgt_final(void *ctx)
+{
+    (void)ctx;
+    tp.t_pause = time_ns(); /* the source paused the guest: downtime from here to the commit */
 }
 static void tgt_commit(void *ctx)
 {
@@ -83,7 +106,10 @@ static void tgt_abort(void *ctx, bool in_doubt)
     if (!in_doubt)
         tp.vm = NULL;
 }
-static const struct mig_target_ops tgt_ops = {tgt_offer, tgt_page, tgt_vcpu, tgt_uart, tgt_commit, tgt_abort};
+static const struct mig_target_ops tgt_ops = {
+    .offer = tgt_offer, .page = tgt_page, .vcpu = tgt_vcpu, .uart = tgt_uart, .final_round = tgt_final,
+    .commit = tgt_commit, .abort = tgt_abort,
+};
 
 /* ---- the end of a teleport ---------------------------------------------- */
 
@@ -127,10 +153,11 @@ static void finish(void)
         tp.lpcb = NULL;
     }
     sys_untimeout(tick, NULL);
-    if (tp.source && tp.vm) { /* not handed over: the guest is ours again */
-        tp.vm->migrating = false;
-        if (tp.was_running)
-            tp.vm->state = VM_RUNNING;
+    if (tp.source && tp.vm) /* not handed over: the guest is ours again, at full speed */
+        vm_mig_end(tp.vm);
+    if (tp.bitmap) {
+        page_free(tp.bitmap, tp.bitmap_pages);
+        tp.bitmap = NULL;
     }
     tp.t_end = time_ns();
     report();
@@ -139,27 +166,53 @@ static void finish(void)
     console_task_end();
 }
 
+static void bw_wake(void *arg)
+{
+    (void)arg;
+    tp.bw_timer = false;
+    teleport_pump();
+}
+
+/* How many bytes --bandwidth lets out now: the rate times the time since
+ * the teleport began, less what went, plus a burst of BW_BURST. When none,
+ * a short timer calls the pump again. */
+static size_t bw_budget(void)
+{
+    if (!tp.bw_Bps)
+        return SIZE_MAX;
+    uint64_t allowed = (time_ns() - tp.t0) / 1000 * tp.bw_Bps / 1000000 + BW_BURST;
+    if (allowed > tp.s.st.bytes_out)
+        return (size_t)MIN(allowed - tp.s.st.bytes_out, (uint64_t)SIZE_MAX);
+    if (!tp.bw_timer) {
+        tp.bw_timer = true;
+        sys_timeout(BW_WAIT_MS, bw_wake, NULL);
+    }
+    return 0;
+}
+
 /* Moves what the session has to say into TCP, and ends the teleport when
  * the session is over and its last bytes are queued. */
 void teleport_pump(void)
 {
     if (!tp.active)
         return;
+    const char *gone = tp.source && tp.vm ? vm_mig_lost(tp.vm) : NULL;
+    if (gone)
+        mig_fail(&tp.s, MIG_ERR_INTERNAL, "'%s' stopped during the teleport: %s", tp.name, gone);
     const uint8_t *p;
     size_t n;
     while (tp.pcb && (n = mig_peek(&tp.s, &p)) > 0) {
-        size_t room = tcp_sndbuf(tp.pcb);
-        if (n > room)
-            n = room;
-        if (n > WRITE_MAX)
-            n = WRITE_MAX;
+        size_t room = tcp_sndbuf(tp.pcb), budget = bw_budget();
+        n = MIN(MIN(n, room), MIN(budget, (size_t)WRITE_MAX));
         if (!n || tcp_sndqueuelen(tp.pcb) > TCP_SND_QUEUELEN - 8 ||
             tcp_write(tp.pcb, p, (u16_t)n, TCP_WRITE_FLAG_COPY | TCP_WRITE_FLAG_MORE) != ERR_OK)
-            break; /* the next ACK calls us again */
+            break; /* the next ACK (or the bandwidth timer) calls us again */
         mig_advance(&tp.s, n);
     }
     if (tp.pcb)
         tcp_output(tp.pcb);
+    if (!tp.t_stream && tp.s.phase >= MIG_STREAM)
+        tp.t_stream = time_ns(); /* set-up (connect, handshake, offer) is over */
     if (mig_finished(&tp.s) || (!tp.pcb && tp.s.phase >= MIG_DONE))
         finish();
 }
@@ -210,6 +263,26 @@ static void attach(struct tcp_pcb *pcb)
     tcp_err(pcb, on_err);
 }
 
+/* One progress line, rewritten in place. */
+static void progress(uint64_t wire, uint64_t per_s)
+{
+    const struct mig_stats *st = &tp.s.st;
+    kprintf("\r\x1b[K  round %u  %lu MB sent  ", st->rounds ? st->rounds - 1 : 0, wire / 1000000);
+    if (tp.s.live && st->rounds > 1) {
+        kprintf("%lu dirty pages  dirtied ", st->dirty_pages);
+        kprint_x100(st->dirty_rate / 10000);
+        kprintf(" MB/s  ");
+    } else {
+        kprintf("%lu / %lu MiB  ", (st->ram_pages - st->round_left) >> 8, st->ram_pages >> 8);
+    }
+    kprint_x100(per_s / 10000);
+    kprintf(" MB/s");
+    if (tp.s.live && st->rounds > 1 && st->expected_downtime_ns != UINT64_MAX)
+        kprintf("  expected downtime %lu ms", st->expected_downtime_ns / 1000000);
+    if (st->throttle_pct)
+        kprintf("  throttle %u %%", st->throttle_pct);
+}
+
 /* Once a second: progress, and the idle limit that turns a vanished peer
  * into a failure. */
 static void tick(void *arg)
@@ -224,14 +297,11 @@ static void tick(void *arg)
             finish();
         return;
     }
-    if (tp.s.st.ram_pages && tp.s.phase == MIG_STREAM) {
-        kprintf("\r\x1b[K  %lu%%  %lu / %lu MiB RAM  %lu KB on the wire  ", tp.s.st.pages_done * 100 / tp.s.st.ram_pages,
-                tp.s.st.pages_done >> 8, tp.s.st.ram_pages >> 8, now / 1000);
-        kprint_x100((now - tp.last_bytes) / 10000);
-        kprintf(" MB/s");
-    }
+    if (tp.s.st.ram_pages && tp.s.phase == MIG_STREAM && tp.source)
+        progress(now, now - tp.last_bytes);
     tp.last_bytes = now;
     sys_timeout(TICK_MS, tick, NULL);
+    teleport_pump(); /* a guest that stopped by itself fails the teleport now */
 }
 
 static int buffers(void)
@@ -252,6 +322,7 @@ static void start(bool source, const char *password)
     else
         mig_target_init(&tp.s, &tgt_ops, NULL, password, host_name(), nonce, tp.out, tp.in);
     tp.t0 = time_ns();
+    tp.t_pause = tp.t_handover = tp.t_stream = 0;
     tp.last_bytes = 0;
     tp.idle_s = 0;
     sys_timeout(TICK_MS, tick, NULL);
@@ -314,7 +385,7 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
     return ERR_OK;
 }
 
-int teleport_send(struct vm *vm, const char *host, uint16_t port, const char *password)
+int teleport_send(struct vm *vm, const char *host, const struct teleport_opts *o)
 {
     uint32_t a;
     if (!inet_parse4(host, &a))
@@ -324,26 +395,36 @@ int teleport_send(struct vm *vm, const char *host, uint16_t port, const char *pa
                        vm_state_name(vm->state)), -1;
     if (buffers() != 0)
         return kprintf("error: out of memory for the teleport buffers\n"), -1;
+    uint64_t pages = vm->ram_size / PAGE_SIZE;
+    tp.bitmap_pages = (BITMAP_WORDS(pages) * sizeof(uint64_t) + PAGE_SIZE - 1) / PAGE_SIZE;
+    if (!o->offline && !(tp.bitmap = page_alloc(tp.bitmap_pages, 0)))
+        return kprintf("error: out of memory for the dirty bitmap (%lu KiB)\n", tp.bitmap_pages * 4), -1;
     struct tcp_pcb *pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
-    if (!pcb)
+    if (!pcb) {
+        if (tp.bitmap)
+            page_free(tp.bitmap, tp.bitmap_pages), tp.bitmap = NULL;
         return kprintf("error: out of memory for a TCP PCB\n"), -1;
+    }
     ip_addr_t dst;
     ip_addr_set_ip4_u32(&dst, lwip_htonl(a));
     tp.vm = vm;
     tp.source = true;
-    tp.was_running = vm->state == VM_RUNNING;
+    tp.opts = *o;
+    tp.bw_Bps = o->bandwidth_Bps;
+    tp.bw_timer = false;
     ksnprintf(tp.peer, sizeof(tp.peer), "%s", host);
     ksnprintf(tp.name, sizeof(tp.name), "%s", vm->name);
-    tp.port = port;
-    /* Stop-and-copy: the guest is paused for the whole teleport. */
-    vm->state = VM_PAUSED;
-    vm->migrating = true;
-    tp.t_pause = time_ns();
+    tp.port = o->port;
+    vm_mig_begin(vm);
     tp.active = true;
-    start(true, password);
+    start(true, o->password);
+    if (!o->offline)
+        mig_source_live(&tp.s, &(struct mig_live_params){o->downtime_ns, o->max_rounds, o->no_throttle},
+                        tp.bitmap);
     attach(pcb);
-    err_t e = tcp_connect(pcb, &dst, port, on_connected);
-    kprintf("teleport: sending '%s' (%lu MiB) to %s:%u\n", vm->name, vm->ram_size >> 20, host, port);
+    err_t e = tcp_connect(pcb, &dst, o->port, on_connected);
+    kprintf("teleport: sending '%s' (%lu MiB) to %s:%u, %s\n", vm->name, vm->ram_size >> 20, host, o->port,
+            o->offline ? "offline (paused for the whole transfer)" : "live");
     console_task_begin(&task);
     if (e != ERR_OK)
         mig_fail(&tp.s, MIG_ERR_INTERNAL, "cannot connect: %s", lwip_strerr(e));

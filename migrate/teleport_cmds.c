@@ -11,12 +11,6 @@
 #include <hopvm/time.h>
 #include <hopvm/vm.h>
 
-struct tp_args {
-    const char *host;
-    uint16_t port;
-    char password[MIG_PASSWORD_MAX + 1];
-};
-
 static int password_file(const char *name, char *out, size_t n)
 {
     char path[BOOT_NAME_MAX];
@@ -38,28 +32,61 @@ static int password_file(const char *name, char *out, size_t n)
     return 0;
 }
 
-/* Options after the first word(s); host_ok: --host is allowed (source). */
-static int parse(int argc, char **argv, int first, bool source, struct tp_args *a)
+/* A number option in [lo, hi]; -1 with one error line. */
+static int num(const char *opt, const char *v, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    if (parse_u64(v, out) != 0 || *out < lo || *out > hi) {
+        kprintf("error: bad %s '%s' (%lu to %lu)\n", opt, v, lo, hi);
+        return -1;
+    }
+    return 0;
+}
+
+/* Options after the first word(s); source: the sending options are allowed. */
+static int parse(int argc, char **argv, int first, bool source, const char **host, struct teleport_opts *a)
 {
     memset(a, 0, sizeof(*a));
     a->port = TELEPORT_PORT;
-    bool have_pw = false;
+    a->downtime_ns = TELEPORT_DOWNTIME_MS * 1000000ull;
+    a->max_rounds = TELEPORT_MAX_ROUNDS;
+    *host = NULL;
+    bool have_pw = false, live_opt = false;
     for (int i = first; i < argc; i++) {
         const char *o = argv[i];
+        uint64_t x;
+        if (source && !strcmp(o, "--offline")) {
+            a->offline = true;
+            continue;
+        }
+        if (source && !strcmp(o, "--no-throttle")) {
+            a->no_throttle = live_opt = true;
+            continue;
+        }
         if (i + 1 >= argc) {
             kprintf("error: '%s' needs a value\n", o);
             return -1;
         }
         const char *v = argv[++i];
-        uint64_t port;
         if (!strcmp(o, "--port")) {
-            if (parse_u64(v, &port) != 0 || port == 0 || port > 65535) {
-                kprintf("error: bad port '%s' (1 to 65535)\n", v);
+            if (num(o, v, 1, 65535, &x) != 0)
                 return -1;
-            }
-            a->port = (uint16_t)port;
+            a->port = (uint16_t)x;
         } else if (!strcmp(o, "--host") && source) {
-            a->host = v;
+            *host = v;
+        } else if (!strcmp(o, "--downtime") && source) {
+            if (num(o, v, 1, 60000, &x) != 0) /* milliseconds */
+                return -1;
+            a->downtime_ns = x * 1000000;
+            live_opt = true;
+        } else if (!strcmp(o, "--max-rounds") && source) {
+            if (num(o, v, 1, 1000, &x) != 0)
+                return -1;
+            a->max_rounds = (uint32_t)x;
+            live_opt = true;
+        } else if (!strcmp(o, "--bandwidth") && source) {
+            if (num(o, v, 1, 100000, &x) != 0) /* MB/s */
+                return -1;
+            a->bandwidth_Bps = x * 1000000;
         } else if (!strcmp(o, "--password") || !strcmp(o, "--password-file")) {
             if (have_pw) {
                 kprintf("error: give one of --password and --password-file\n");
@@ -80,8 +107,14 @@ static int parse(int argc, char **argv, int first, bool source, struct tp_args *
             return -1;
         }
     }
-    if (source && !a->host) {
-        kprintf("error: teleport VM --host H [--port P] [--password X | --password-file F]\n");
+    if (source && !*host) {
+        kprintf("error: teleport VM --host H [--port P] [--password X | --password-file F] [--downtime MS] "
+                "[--bandwidth MB/s] [--max-rounds N] [--no-throttle] [--offline]\n");
+        return -1;
+    }
+    if (a->offline && live_opt) {
+        kprintf("error: --offline pauses the guest for the whole transfer: --downtime, --max-rounds and "
+                "--no-throttle are for a live teleport\n");
         return -1;
     }
     return 0;
@@ -89,7 +122,8 @@ static int parse(int argc, char **argv, int first, bool source, struct tp_args *
 
 static enum cmd_status cmd_teleport(int argc, char **argv)
 {
-    struct tp_args a;
+    struct teleport_opts a;
+    const char *host;
     if (argc < 2) {
         kprintf("error: teleport listen [options] | teleport VM --host H [options]\n");
         return CMD_USAGE;
@@ -103,7 +137,7 @@ static enum cmd_status cmd_teleport(int argc, char **argv)
         return CMD_FAIL;
     }
     if (!strcmp(argv[1], "listen")) {
-        if (parse(argc, argv, 2, false, &a) != 0)
+        if (parse(argc, argv, 2, false, &host, &a) != 0)
             return CMD_USAGE;
         return teleport_listen(a.port, a.password) == 0 ? CMD_OK : CMD_FAIL;
     }
@@ -112,9 +146,9 @@ static enum cmd_status cmd_teleport(int argc, char **argv)
         kprintf("error: no guest named '%s' (see 'vm list')\n", argv[1]);
         return CMD_FAIL;
     }
-    if (parse(argc, argv, 2, true, &a) != 0)
+    if (parse(argc, argv, 2, true, &host, &a) != 0)
         return CMD_USAGE;
-    return teleport_send(vm, a.host, a.port, a.password) == 0 ? CMD_OK : CMD_FAIL;
+    return teleport_send(vm, host, &a) == 0 ? CMD_OK : CMD_FAIL;
 }
 
 static void fixed2(const char *label, uint64_t x100, const char *unit)
@@ -141,23 +175,44 @@ static enum cmd_status cmd_info(int argc, char **argv)
             s->error[0] ? ": " : "", s->error);
     kprintf("%-22s %s, peer %s port %u, guest '%s'\n", "role", tp.source ? "source" : "target", tp.peer, tp.port,
             s->def.name[0] ? s->def.name : tp.name);
+    kprintf("%-22s %s\n", "mode", !tp.source ? (s->caps & CAP_LIVE ? "as the source sends it" : "stop-and-copy")
+                                 : s->live ? "live (pre-copy)" : "offline (stop-and-copy)");
     kprintf("%-22s %lu KiB\n", "RAM total", s->st.ram_pages * 4);
-    kprintf("%-22s %lu KiB\n", "RAM transferred", s->st.pages_done * 4);
-    kprintf("%-22s %lu KiB\n", "RAM remaining", (s->st.ram_pages - s->st.pages_done) * 4);
+    kprintf("%-22s %lu KiB (pages described, every round)\n", "RAM transferred", s->st.pages_done * 4);
+    kprintf("%-22s %lu KiB (of the current round)\n", "RAM remaining", s->st.round_left * 4);
     kprintf("%-22s %lu\n", "zero pages", s->st.zero_pages);
-    kprintf("%-22s %lu bytes (%lu out, %lu in)\n", "on the wire", wire, s->st.bytes_out, s->st.bytes_in);
+    kprintf("%-22s %u", "rounds", s->st.rounds);
+    for (uint32_t r = 0; r < s->st.rounds && r < MIG_ROUND_LOG; r++)
+        kprintf("%s%lu", r ? ", " : " (pages: ", s->st.round_pages[r]);
+    kprintf(s->st.rounds > MIG_ROUND_LOG ? " in the rest)\n" : s->st.rounds ? ")\n" : "\n");
+    if (tp.source && s->live) {
+        fixed2("dirty rate", s->st.dirty_rate / 10000, " MB/s (at the last harvest)");
+        fixed2("link rate", s->st.link_rate / 10000, " MB/s (estimated)");
+        kprintf("%-22s %u %%\n", "throttle reached", s->st.throttle_pct);
+        if (s->st.expected_downtime_ns == UINT64_MAX)
+            kprintf("%-22s not measured yet (target %lu ms)\n", "expected downtime", tp.opts.downtime_ns / 1000000);
+        else
+            kprintf("%-22s %lu ms (target %lu ms)\n", "expected downtime", s->st.expected_downtime_ns / 1000000,
+                    tp.opts.downtime_ns / 1000000);
+    }
+    kprintf("%-22s %lu bytes (%lu out, %lu in)\n", "bytes on the wire", wire, s->st.bytes_out, s->st.bytes_in);
     fixed2("throughput", ns ? wire * 100000 / ns : 0, " MB/s");
+    if (tp.t_stream)
+        kprintf("%-22s %lu ms\n", "setup time", (tp.t_stream - tp.t0) / 1000000);
     fixed2("total time", ns / 10000000, " s");
-    if (tp.t_handover)
+    if (tp.t_handover && tp.t_pause && tp.t_handover >= tp.t_pause)
         kprintf("%-22s %lu ms\n", "downtime", (tp.t_handover - tp.t_pause) / 1000000);
     return CMD_OK;
 }
 
 static const struct cmd teleport_cmds[] = {
     {.name = "teleport", .usage = "listen [--port P] [--password X | --password-file F] | VM --host H [--port P] "
-                                  "[--password X | --password-file F]",
-     .help = "receive a guest from, or hand a running guest to, a peer hopvm (port 6000)", .run = cmd_teleport},
-    {.name = "info", .usage = "migrate", .help = "the current or last teleport: status, RAM, bytes, MB/s, downtime",
+                                  "[--password X | --password-file F] [--downtime MS] [--bandwidth MB/s] "
+                                  "[--max-rounds N] [--no-throttle] [--offline]",
+     .help = "receive a guest from, or hand a running guest to, a peer hopvm (port 6000); live by default",
+     .run = cmd_teleport},
+    {.name = "info", .usage = "migrate",
+     .help = "the current or last teleport: mode, rounds, RAM, dirty rate, throttle, bytes, MB/s, downtime",
      .run = cmd_info},
 };
 

@@ -11,11 +11,11 @@
 # Recipes only use HOSTCFLAGS, FUZZCFLAGS and TOOLCFLAGS (defined in the
 # Makefile), so this file may be included before or after them.
 
-HOST_SRC := vmm/lib/format.c vmm/pmm.c vmm/lineedit.c vmm/args.c vmm/cmd.c vmm/config.c \
+HOST_SRC := vmm/lib/format.c vmm/bitmap.c vmm/pmm.c vmm/lineedit.c vmm/args.c vmm/cmd.c vmm/config.c \
 	vmm/inet.c vmm/loader.c vmm/multiboot.c vmm/insn.c vmm/nettest_pattern.c \
 	drivers/acpi_aml.c drivers/pci_bar.c \
 	migrate/session.c migrate/source.c migrate/target.c migrate/auth.c migrate/stream.c \
-	migrate/state_fdt.c migrate/compat.c
+	migrate/state_fdt.c migrate/fdt_io.c migrate/compat.c migrate/converge.c
 HOST_LIB_SRC := $(HOST_SRC) $(LIBFDT_SRC) $(BEARSSL_SRC)
 
 # Per-file flags, the same in every build: BearSSL with its own (see

@@ -17,6 +17,7 @@ const char *const exit_reason_names[EXIT_REASON_COUNT] = {
     [EXIT_INTR] = "intr",           [EXIT_NMI] = "nmi",
     [EXIT_HYPERCALL] = "hypercall", [EXIT_VIRT_INSN] = "svm/vmx insn",
     [EXIT_ENTRY_FAILED] = "entry failed", [EXIT_UNHANDLED] = "unhandled",
+    [EXIT_DIRTY] = "dirty-log write",
 };
 
 static void inject_exception(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error)
@@ -175,6 +176,19 @@ static bool handle_mmio(struct vcpu *v, struct vm_exit *e)
     return false;
 }
 
+/* A write to RAM the dirty log write-protected (vmm/dirty.c): the page is
+ * marked and writable again, and the instruction is retried. */
+static bool handle_dirty(struct vcpu *v, struct vm_exit *e)
+{
+    if (dirty_write_fault(v->vm, e->u.mmio.gpa))
+        return true;
+    static char why[96];
+    ksnprintf(why, sizeof(why), "nested page fault on its own RAM at guest-physical 0x%lx (qualification 0x%lx)",
+              e->u.mmio.gpa, e->info1);
+    v->fail = why;
+    return false;
+}
+
 static bool handle_nothing(struct vcpu *v, struct vm_exit *e)
 {
     (void)v, (void)e; /* the host interrupt was serviced on the way out */
@@ -213,10 +227,15 @@ static bool (*const handlers[EXIT_REASON_COUNT])(struct vcpu *, struct vm_exit *
     [EXIT_HYPERCALL] = handle_hypercall,
     [EXIT_VIRT_INSN] = handle_virt_insn,
     [EXIT_ENTRY_FAILED] = handle_entry_failed,
+    [EXIT_DIRTY] = handle_dirty,
 };
 
 bool vcpu_handle_exit(struct vcpu *v, struct vm_exit *e)
 {
+    /* A nested fault inside RAM is never MMIO (devices live above RAM):
+     * with dirty logging on it is the log's write protection. */
+    if (e->reason == EXIT_MMIO && e->u.mmio.gpa < v->vm->ram_size)
+        e->reason = EXIT_DIRTY;
     v->vm->exits[e->reason]++;
     v->fail = NULL;
     bool (*h)(struct vcpu *, struct vm_exit *) = handlers[e->reason];

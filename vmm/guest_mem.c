@@ -1,6 +1,8 @@
 /* Guest linear -> guest physical -> host. Permissions other than presence
  * are not checked: hopvm reads instructions and string-I/O buffers, which
- * the guest itself just used. Not present: the guest gets its #PF. */
+ * the guest itself just used. Not present: the guest gets its #PF. Every
+ * write hopvm makes into guest RAM for a running guest goes through copy()
+ * below, which marks the pages in the dirty log (vmm/dirty.c). */
 #include <hopvm/guest_mem.h>
 #include <hopvm/hv.h>
 #include <hopvm/lib.h>
@@ -105,9 +107,10 @@ static int copy(struct vcpu *v, const struct vcpu_state *s, uint64_t la, uint8_t
                                              .has_error = 1, .error = fault};
             return -1;
         }
-        if (write)
+        if (write) {
             memcpy(h, buf, chunk);
-        else
+            dirty_mark(v->vm, gpa, chunk); /* hopvm wrote it: the dirty log must know */
+        } else
             memcpy(buf, h, chunk);
         la += chunk;
         buf += chunk;

@@ -17,7 +17,9 @@ static unsigned next_vm, next_vcpu;
 
 static bool runnable(const struct vm *vm, unsigned i)
 {
-    return vm->state == VM_RUNNING && i < vm->nvcpus && vm->vcpus[i] && !vm->vcpus[i]->halted;
+    if (vm->state != VM_RUNNING || i >= vm->nvcpus || !vm->vcpus[i] || vm->vcpus[i]->halted)
+        return false;
+    return !vm->throttle_pct || time_ns() >= vm->vcpus[i]->throttled_until;
 }
 
 /* Round-robin over every (VM, vCPU) pair, starting after the last one. */
@@ -61,7 +63,14 @@ void vcpu_run_slice(struct vcpu *v)
         if (timer_ticks() >= end || console_input_pending() || nic_irq_pending)
             break;
     }
-    vm->run_ns += time_ns() - t0;
+    uint64_t ran = time_ns() - t0;
+    vm->run_ns += ran;
+    /* Throttled (a live teleport that does not converge): after running
+     * for `ran` the vCPU sits out ran * pct / (100 - pct), so it gets
+     * (100 - pct) % of the CPU, as QEMU's auto-converge does with sleeps
+     * in each vCPU thread. */
+    if (vm->throttle_pct && vm->state == VM_RUNNING)
+        v->throttled_until = time_ns() + ran * vm->throttle_pct / (100 - vm->throttle_pct);
 }
 
 __attribute__((noreturn)) void host_loop(void)

@@ -6,6 +6,7 @@
 #include <hopvm/lib.h>
 #include <hopvm/loader.h>
 #include <hopvm/mem.h>
+#include <hopvm/nested_pt.h>
 #include <hopvm/vm.h>
 #include <hopvm/x86.h>
 
@@ -65,6 +66,12 @@ static void teardown(struct vm *vm)
     vm->nvcpus = 0;
     if (vm->hw)
         b->vm_destroy(vm);
+    dirty_stop(vm);
+    nested_pt_destroy(vm->npt);
+    vm->npt = NULL;
+    vm->throttle_pct = 0;
+    if (vm->mig.migrating)
+        vm->mig.lost = true; /* the teleport that owns it must not touch it again */
     if (vm->ram)
         page_free(vm->ram, vm->ram_size / PAGE_SIZE);
     vm->ram = NULL;
@@ -155,8 +162,12 @@ int vm_prepare(struct vm *vm, char *err, size_t n)
         return fail(vm, err, n, "not enough free memory for %lu MiB (largest free range %lu MiB)",
                     d->memory >> 20, ms.largest >> 20);
     }
-    if (b->vm_create(vm) != 0)
+    uint64_t large, small;
+    vm->npt = nested_pt_build((uint64_t)(uintptr_t)vm->ram, vm->ram_size, b->npt_leaf, &large, &small);
+    if (!vm->npt)
         return fail(vm, err, n, "out of memory for nested page tables");
+    if (b->vm_create(vm) != 0)
+        return fail(vm, err, n, "no backend slot for another guest");
     memset(vm->exits, 0, sizeof(vm->exits));
     vm->io_unhandled = 0;
     vm->nvcpus = d->vcpus;
@@ -186,9 +197,9 @@ int vm_prepare(struct vm *vm, char *err, size_t n)
 
 int vm_start(struct vm *vm, char *err, size_t n)
 {
-    if (vm->state == VM_RUNNING || vm->state == VM_PAUSED || vm->migrating)
+    if (vm->state == VM_RUNNING || vm->state == VM_PAUSED || vm->mig.migrating)
         return ksnprintf(err, n, "'%s' is already %s", vm->name,
-                         vm->migrating ? "being teleported" : vm_state_name(vm->state)), -1;
+                         vm->mig.migrating ? "being teleported" : vm_state_name(vm->state)), -1;
     bool had_log = vm->log != NULL;
     if (vm_prepare(vm, err, n) != 0)
         return -1;

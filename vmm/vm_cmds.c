@@ -4,6 +4,7 @@
 #include <hopvm/console.h>
 #include <hopvm/hv.h>
 #include <hopvm/lib.h>
+#include <hopvm/nested_pt.h>
 #include <hopvm/uart.h>
 #include <hopvm/vm.h>
 
@@ -108,6 +109,15 @@ static enum cmd_status vm_info(struct vm *vm)
         hv()->get_state(vm->vcpus[0], &s);
         kprintf("RIP:      0x%lx (vCPU 0%s), guest RAM at host 0x%lx\n", s.rip,
                 vm->vcpus[0]->halted ? ", halted" : "", (uint64_t)(uintptr_t)vm->ram);
+        /* The nested tables' shape: after dirty logging they must be as
+         * fast as before (no 4 KiB split left, nothing write-protected). */
+        struct nested_pt_shape sh;
+        nested_pt_shape(vm->npt, vm->ram_size, &sh);
+        kprintf("nested:   %lu x 2 MiB, %lu x 4 KiB, %lu read-only; dirty log %s", sh.large, sh.small, sh.readonly,
+                vm->dirty.on ? (vm->dirty.mode == DIRTY_D_BITS ? "on (D bits)" : "on (write protection)") : "off");
+        if (vm->throttle_pct)
+            kprintf("; throttled to %u %% CPU", 100 - vm->throttle_pct);
+        kprintf("\n");
     } else if (vm->have_regs) {
         kprintf("RIP:      0x%lx (when it stopped)\n", vm->regs.rip);
     }
@@ -207,7 +217,7 @@ static enum cmd_status cmd_vm(int argc, char **argv)
         kprintf("error: no guest named '%s' (see 'vm list')\n", argv[2]);
         return CMD_FAIL;
     }
-    if (vm && vm->migrating && sc->changes_state) {
+    if (vm && vm->mig.migrating && sc->changes_state) {
         kprintf("error: '%s' is being teleported; wait for it or cancel the teleport (Ctrl-C)\n", vm->name);
         return CMD_FAIL;
     }

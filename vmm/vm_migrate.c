@@ -69,19 +69,79 @@ void vm_save_uart(struct vm *vm, struct mig_uart *u)
     mig_uart_log_from_ring(u, vm->log, VM_LOG_SIZE, vm->log_len);
 }
 
+/* ---- the source's guest while a teleport owns it --------------------- */
+
+void vm_mig_begin(struct vm *vm)
+{
+    vm->mig.migrating = true;
+    vm->mig.lost = false;
+    vm->mig.was_running = vm->state == VM_RUNNING;
+}
+
+const char *vm_mig_lost(const struct vm *vm)
+{
+    return vm->mig.lost ? (vm->reason[0] ? vm->reason : vm_state_name(vm->state)) : NULL;
+}
+
+const uint8_t *vm_mig_page(struct vm *vm, uint64_t gfn)
+{
+    if (vm->mig.lost || !vm->ram || gfn >= vm->ram_size / PAGE_SIZE)
+        return NULL;
+    return vm->ram + gfn * PAGE_SIZE;
+}
+
+void vm_mig_pause(struct vm *vm)
+{
+    if (!vm->mig.lost && vm->state == VM_RUNNING)
+        vm->state = VM_PAUSED;
+}
+
+int vm_mig_log_start(struct vm *vm, char *err, size_t n)
+{
+    if (vm->mig.lost)
+        return ksnprintf(err, n, "'%s' stopped", vm->name), -1;
+    return dirty_start(vm, err, n);
+}
+
+uint64_t vm_mig_harvest(struct vm *vm, uint64_t *bitmap)
+{
+    return vm->mig.lost ? 0 : dirty_harvest(vm, bitmap);
+}
+
+void vm_mig_throttle(struct vm *vm, unsigned pct)
+{
+    vm->throttle_pct = MIN(pct, 99u);
+}
+
+/* Not handed over: the guest is the operator's again, as it was, at full
+ * speed, with its nested tables as fast as before the teleport. */
+void vm_mig_end(struct vm *vm)
+{
+    if (!vm->mig.lost) {
+        dirty_stop(vm);
+        vm->throttle_pct = 0;
+        for (unsigned i = 0; i < vm->nvcpus; i++)
+            if (vm->vcpus[i])
+                vm->vcpus[i]->throttled_until = 0;
+        if (vm->mig.was_running && vm->state == VM_PAUSED)
+            vm->state = VM_RUNNING;
+    }
+    vm->mig.migrating = false;
+}
+
 void vm_retire(struct vm *vm, const char *why)
 {
     vm_stop(vm);
-    vm->migrating = false;
+    vm->mig.migrating = false;
     ksnprintf(vm->reason, sizeof(vm->reason), "%s", why);
 }
 
 struct vm *vm_incoming(const struct mig_vmdef *d, char *err, size_t n)
 {
     struct vm *vm = vm_find(d->name);
-    if (vm && (vm->state == VM_RUNNING || vm->state == VM_PAUSED || vm->migrating)) {
+    if (vm && (vm->state == VM_RUNNING || vm->state == VM_PAUSED || vm->mig.migrating)) {
         ksnprintf(err, n, "a guest named '%s' is already %s here", d->name,
-                  vm->migrating ? "being teleported" : vm_state_name(vm->state));
+                  vm->mig.migrating ? "being teleported" : vm_state_name(vm->state));
         return NULL;
     }
     bool fresh = !vm;
@@ -96,16 +156,16 @@ struct vm *vm_incoming(const struct mig_vmdef *d, char *err, size_t n)
     c->vcpus = d->vcpus;
     memcpy(c->kernel, d->kernel, sizeof(c->kernel));
     memcpy(c->cmdline, d->cmdline, sizeof(c->cmdline));
-    vm->prev_def = fresh ? NULL : vm->def;
+    vm->mig.prev_def = fresh ? NULL : vm->def;
     vm->def = c;
-    vm->incoming_new = fresh;
+    vm->mig.incoming_new = fresh;
     if (vm_prepare(vm, err, n) != 0) {
         if (fresh)
             vm_drop_slot(vm);
         return NULL;
     }
     vm->state = VM_PAUSED;
-    vm->migrating = true;
+    vm->mig.migrating = true;
     return vm;
 }
 
@@ -126,7 +186,7 @@ int vm_load_vcpu(struct vm *vm, const struct mig_vcpu *m, char *err, size_t n)
     v->halted = m->halted;
     memcpy(v->fpu, m->fxsave, sizeof(v->fpu));
     fpu_forget(v); /* the next run loads this image */
-    vm->incoming_tsc[m->index] = m->tsc;
+    vm->mig.incoming_tsc[m->index] = m->tsc;
     return 0;
 }
 
@@ -148,7 +208,7 @@ static void continue_tsc(struct vm *vm)
     for (unsigned i = 0; i < vm->nvcpus; i++) {
         struct vcpu_state s;
         hv()->get_state(vm->vcpus[i], &s);
-        s.tsc_offset = vm->incoming_tsc[i] - now;
+        s.tsc_offset = vm->mig.incoming_tsc[i] - now;
         hv()->set_state(vm->vcpus[i], &s);
     }
 }
@@ -156,7 +216,7 @@ static void continue_tsc(struct vm *vm)
 void vm_incoming_commit(struct vm *vm)
 {
     continue_tsc(vm);
-    vm->migrating = false;
+    vm->mig.migrating = false;
     vm->state = VM_RUNNING;
 }
 
@@ -165,14 +225,14 @@ void vm_incoming_abort(struct vm *vm, bool in_doubt)
     if (in_doubt) {
         /* Complete and paused: the operator decides (docs/migration-protocol.md). */
         continue_tsc(vm);
-        vm->migrating = false;
+        vm->mig.migrating = false;
         return;
     }
     vm_stop(vm);
-    vm->migrating = false;
+    vm->mig.migrating = false;
     ksnprintf(vm->reason, sizeof(vm->reason), "an incoming teleport failed");
-    if (vm->incoming_new)
+    if (vm->mig.incoming_new)
         vm_drop_slot(vm);
-    else if (vm->prev_def)
-        vm->def = vm->prev_def; /* hopvm.cfg's guest of that name is as it was */
+    else if (vm->mig.prev_def)
+        vm->def = vm->mig.prev_def; /* hopvm.cfg's guest of that name is as it was */
 }

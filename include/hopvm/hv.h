@@ -10,7 +10,7 @@ struct hv_backend {
     const char *name;
     /* Turns virtualization on for the boot CPU. 0, or -1 with a reason. */
     int (*cpu_enable)(char *err, size_t n);
-    /* Nested page tables mapping guest-physical [0, ram_size) to vm->ram. */
+    /* The guest's backend state; vm->npt (the nested tables) exists. */
     int (*vm_create)(struct vm *vm);
     void (*vm_destroy)(struct vm *vm);
     int (*vcpu_create)(struct vcpu *v);
@@ -22,6 +22,18 @@ struct hv_backend {
     void (*vcpu_run)(struct vcpu *v, struct vm_exit *e);
     void (*get_state)(struct vcpu *v, struct vcpu_state *s);
     void (*set_state)(struct vcpu *v, const struct vcpu_state *s);
+    /* The nested tables (vmm/nested_pt.c) are the core's; a backend adds
+     * the extra bits of every leaf (EPT: the memory type) ... */
+    uint64_t npt_leaf;
+    /* ... and says where its CPU sets a leaf's dirty bit, 0 if it does not
+     * (the dirty log then write-protects). */
+    uint64_t (*npt_dirty_bit)(void);
+    /* Drops every cached translation through vm->npt, for all of the
+     * guest's vCPUs, before any of them runs again: owed after the core
+     * removes a permission or a dirty bit or reshapes the tables
+     * (docs/architecture.md, "Flushes"). SVM: TLB_CONTROL for the vCPU's
+     * ASID; VMX: INVEPT single-context for the guest's EPTP. */
+    void (*flush_nested)(struct vm *vm);
 };
 
 extern const struct hv_backend svm_backend;

@@ -39,6 +39,19 @@ size_t strnlen(const char *s, size_t maxlen);
 int kvsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 int ksnprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* a * b / d with a 128-bit product, rounded down (round_up: up), and
+ * UINT64_MAX when the quotient does not fit; d must not be 0. One DIV:
+ * the core links no compiler runtime (no __udivti3). */
+static inline uint64_t mul_div64(uint64_t a, uint64_t b, uint64_t d, int round_up)
+{
+    unsigned __int128 p = (unsigned __int128)a * b;
+    uint64_t hi = (uint64_t)(p >> 64), lo = (uint64_t)p, q, r;
+    if (hi >= d)
+        return UINT64_MAX;
+    __asm__("divq %4" : "=a"(q), "=d"(r) : "a"(lo), "d"(hi), "rm"(d));
+    return round_up && r && q != UINT64_MAX ? q + 1 : q;
+}
+
 /* Parses a decimal or 0x-prefixed unsigned number; the whole string must be
  * consumed. Returns 0 on success, -1 on bad syntax or overflow. */
 int parse_u64(const char *s, uint64_t *out);

@@ -7,6 +7,7 @@
 #ifndef HOPVM_MIG_SESSION_H
 #define HOPVM_MIG_SESSION_H
 #include <hopvm/mig_auth.h>
+#include <hopvm/mig_converge.h>
 #include <hopvm/mig_state.h>
 #include <hopvm/stream.h>
 
@@ -26,11 +27,21 @@ enum mig_phase {
 
 struct mig_source_ops {
     void (*describe)(void *ctx, struct mig_vmdef *d);
-    const uint8_t *(*page)(void *ctx, uint64_t gfn); /* 4 KiB of guest RAM */
+    /* 4 KiB of guest RAM; NULL if the guest is gone (it exited or crashed). */
+    const uint8_t *(*page)(void *ctx, uint64_t gfn);
     void (*vcpu)(void *ctx, unsigned i, struct mig_vcpu *v);
     void (*uart)(void *ctx, struct mig_uart *u);
     /* COMMIT_READY came: retire the guest for good, before COMMIT goes out. */
     void (*handed_over)(void *ctx);
+    /* The final round begins: the guest stops running here (the start of
+     * the downtime). A stop-and-copy teleport calls it before round 0. */
+    void (*pause)(void *ctx);
+    /* Live pre-copy only (mig_source_live); may be NULL otherwise. */
+    int (*log_start)(void *ctx, char *err, size_t n); /* dirty logging on */
+    /* ORs the pages dirtied since the last harvest into bitmap; returns how many. */
+    uint64_t (*harvest)(void *ctx, uint64_t *bitmap);
+    void (*throttle)(void *ctx, unsigned pct);        /* withhold pct % of the guest's CPU */
+    uint64_t (*now_ns)(void *ctx);                    /* a monotonic clock */
 };
 
 struct mig_target_ops {
@@ -39,18 +50,42 @@ struct mig_target_ops {
     uint8_t *(*page)(void *ctx, uint64_t gfn); /* where page gfn goes */
     int (*vcpu)(void *ctx, const struct mig_vcpu *v, char *err, size_t n);
     int (*uart)(void *ctx, const struct mig_uart *u, char *err, size_t n);
+    /* The final round began (ROUND_FINAL): the source paused the guest.
+     * May be NULL. */
+    void (*final_round)(void *ctx);
     /* COMMIT arrived: run it. */
     void (*commit)(void *ctx);
     /* The teleport failed: free the shell (in_doubt: keep it, paused). */
     void (*abort)(void *ctx, bool in_doubt);
 };
 
+#define MIG_ROUND_LOG 16 /* rounds whose page counts are kept; the last slot sums the rest */
+
 struct mig_stats {
     uint64_t ram_pages;         /* guest RAM in pages */
-    uint64_t pages_done;        /* described so far (data or zero) */
+    uint64_t pages_done;        /* described so far (data or zero), over all rounds */
     uint64_t zero_pages;
     uint64_t bytes_out, bytes_in;
+    uint64_t bytes_queued;      /* source: bytes put in the output queue */
     uint64_t records;
+    /* Rounds (both roles count what they sent or received). */
+    uint32_t rounds;            /* rounds begun */
+    bool final_round;           /* the final round has begun: the guest is paused */
+    uint64_t round_pages[MIG_ROUND_LOG];
+    uint64_t round_left;        /* pages of the current round not yet described */
+    /* Source, live: what the convergence model saw at the latest harvest. */
+    uint64_t dirty_pages;       /* dirty at the latest harvest */
+    uint64_t dirty_rate;        /* bytes/s */
+    uint64_t link_rate;         /* bytes/s */
+    uint64_t expected_downtime_ns;
+    unsigned throttle_pct;
+};
+
+/* A live (pre-copy) teleport's limits: migrate/converge.c decides with them. */
+struct mig_live_params {
+    uint64_t downtime_ns;       /* the final pause to aim for */
+    uint32_t max_rounds;        /* with no_throttle: give up after this many */
+    bool no_throttle;
 };
 
 struct mig_session {
@@ -76,8 +111,15 @@ struct mig_session {
     uint64_t caps;
     uint8_t key[MIG_HASH_LEN];
     struct mig_digest digest;
+    /* Live pre-copy (source): mig_source_live turned it on. */
+    bool live;
+    struct mig_live_params lp;
+    struct mig_conv conv;
+    uint64_t *send;                     /* the pages the current round sends (rounds > 0) */
+    uint64_t round_t0, round_bytes0, harvest_t;
     /* Stream position. */
-    uint64_t next_gfn;
+    uint32_t round;                     /* the current round */
+    uint64_t next_gfn;                  /* round 0: the next page; later: where to look next */
     unsigned next_vcpu;
     bool offered, round_begun;
     bool uart_done, end_done;
@@ -92,6 +134,11 @@ struct mig_session {
 
 void mig_source_init(struct mig_session *s, const struct mig_source_ops *ops, void *ctx, const char *password,
                      const char *host, const uint8_t nonce[STREAM_NONCE_LEN], uint8_t *out, uint8_t *in);
+/* Makes a source session live: pre-copy rounds while the guest runs,
+ * then a final round in a pause (if the peer has CAP_LIVE; otherwise it
+ * falls back to stop-and-copy). bitmap: one bit per guest page, zeroed,
+ * owned by the caller for the whole session. Call after mig_source_init. */
+void mig_source_live(struct mig_session *s, const struct mig_live_params *p, uint64_t *bitmap);
 void mig_target_init(struct mig_session *s, const struct mig_target_ops *ops, void *ctx, const char *password,
                      const char *host, const uint8_t nonce[STREAM_NONCE_LEN], uint8_t *out, uint8_t *in);
 /* Bytes from the peer. */

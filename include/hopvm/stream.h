@@ -46,7 +46,8 @@ enum stream_role { ROLE_SOURCE = 0, ROLE_TARGET = 1 };
 /* Capabilities: the AND of both HELLOs is used. */
 #define CAP_ZERO_RUNS   (1ull << 0) /* RAM kind 1 */
 #define CAP_MULTI_ROUND (1ull << 1) /* more than one ROUND: live pre-copy */
-#define STREAM_CAPS     (CAP_ZERO_RUNS | CAP_MULTI_ROUND) /* what this host supports */
+#define CAP_LIVE        (1ull << 2) /* ROUND_FINAL marks the pause; each round's page count is checked */
+#define STREAM_CAPS     (CAP_ZERO_RUNS | CAP_MULTI_ROUND | CAP_LIVE) /* what this host supports */
 
 /* ERROR codes. A receiver prints the reason text; the code is for programs. */
 enum mig_err {
@@ -58,6 +59,7 @@ enum mig_err {
     MIG_ERR_CANCELLED,  /* Ctrl-C on a console */
     MIG_ERR_INTERNAL,   /* the sender failed on its own (out of memory, ...) */
     MIG_ERR_TIMEOUT,    /* no progress for the idle timeout */
+    MIG_ERR_CONVERGE,   /* live: the guest dirties memory faster than the link moves it */
 };
 
 /* Fixed body layouts (sizes in bytes). */
@@ -118,8 +120,11 @@ struct stream_error {
 };
 struct stream_round {
     uint32_t round;
+    uint32_t flags; /* ROUND_FINAL; zero before CAP_LIVE */
     uint64_t pages; /* pages described by the RAM records of this round */
 };
+#define ROUND_FINAL       (1u << 0) /* the guest is paused: the last round (CAP_LIVE) */
+#define ROUND_FLAGS_KNOWN ROUND_FINAL
 struct stream_ram {
     uint64_t first_gfn;
     uint32_t count;

@@ -9,8 +9,21 @@
 struct vm;
 struct tcp_pcb;
 
+/* `teleport NAME --host H ...`: how to send. */
+struct teleport_opts {
+    uint16_t port;
+    char password[MIG_PASSWORD_MAX + 1];
+    bool offline;              /* stop-and-copy: paused for the whole transfer */
+    bool no_throttle;          /* live: give up after max_rounds rather than slow the guest */
+    uint64_t downtime_ns;      /* live: the final pause to aim for */
+    uint32_t max_rounds;
+    uint64_t bandwidth_Bps;    /* 0: as fast as the link goes */
+};
+#define TELEPORT_DOWNTIME_MS   300 /* QEMU's default downtime-limit */
+#define TELEPORT_MAX_ROUNDS    30
+
 struct teleport {
-    bool active, source, was_running;
+    bool active, source;
     struct tcp_pcb *lpcb, *pcb;
     struct mig_session s;
     struct vm *vm;               /* source: the guest until handed over; target: the shell */
@@ -18,14 +31,19 @@ struct teleport {
     char password[MIG_PASSWORD_MAX + 1];
     char peer[16], name[CFG_NAME_MAX];
     uint16_t port;
-    uint64_t t0, t_pause, t_handover, t_end;
+    struct teleport_opts opts;   /* source */
+    uint64_t *bitmap;            /* source, live: the session's round bitmap */
+    uint64_t bitmap_pages;
+    uint64_t bw_Bps;
+    bool bw_timer;
+    uint64_t t0, t_stream, t_pause, t_handover, t_end;
     uint64_t last_bytes;
     unsigned idle_s;
 };
 extern struct teleport tp;      /* the current or last teleport (`info migrate`) */
 
 int teleport_listen(uint16_t port, const char *password);
-int teleport_send(struct vm *vm, const char *host, uint16_t port, const char *password);
+int teleport_send(struct vm *vm, const char *host, const struct teleport_opts *o);
 void teleport_pump(void);
 void teleport_cmds_register(void);
 

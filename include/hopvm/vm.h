@@ -21,6 +21,8 @@ enum exit_reason {
     EXIT_HYPERCALL,     /* VMMCALL / VMCALL */
     EXIT_VIRT_INSN,     /* the guest tried a virtualization instruction */
     EXIT_ENTRY_FAILED,  /* VMRUN / VM entry refused the guest state */
+    EXIT_DIRTY,         /* a write to write-protected guest RAM while dirty logging (the core
+                           reclassifies such an EXIT_MMIO; never an MMIO access) */
     EXIT_UNHANDLED,     /* anything else the backend saw */
     EXIT_REASON_COUNT
 };
@@ -87,25 +89,51 @@ struct vcpu {
     uint64_t rip, rflags;
     struct vcpu_event pending;
     bool halted;
+    uint64_t throttled_until; /* time_ns() before which the scheduler skips it */
     const char *fail;         /* why a handler refused the exit */
     void *hw;                 /* backend private */
     uint8_t fpu[512] __attribute__((aligned(16))); /* FXSAVE image */
+};
+
+/* The dirty-page log (vmm/dirty.c): which pages of guest RAM were
+ * written since the last harvest, by the guest or by hopvm for it. */
+enum dirty_mode {
+    DIRTY_WRITE_PROTECT, /* leaves lose W; the write fault marks the page and gives W back */
+    DIRTY_D_BITS,        /* the CPU sets the leaf's dirty bit; a harvest scans and clears them */
+};
+struct dirty_log {
+    bool on;
+    enum dirty_mode mode;
+    uint64_t *bitmap;         /* one bit per page, set since the last harvest */
+    uint64_t npages;
+    uint64_t faults;          /* write-protect faults taken (write-protect mode) */
+    uint64_t harvests;
+};
+
+/* What a teleport keeps in a guest (vmm/vm_migrate.c is its only user). */
+struct vm_mig {
+    bool migrating;           /* a teleport owns it: the console may not run or stop it */
+    bool lost;                /* it ended (exited, crashed, stopped) while a teleport owned it */
+    bool was_running;         /* source: running when the teleport began */
+    bool incoming_new;        /* its slot was created for an incoming teleport */
+    const struct cfg_vm *prev_def; /* the config's definition, back if the teleport fails */
+    uint64_t incoming_tsc[CFG_MAX_VCPUS]; /* guest TSC at the source's pause */
 };
 
 struct vm {
     char name[CFG_NAME_MAX];
     const struct cfg_vm *def;
     struct cfg_vm own_def;    /* the definition of a guest that came by teleport */
-    bool migrating;           /* a teleport owns it: the console may not run or stop it */
-    bool incoming_new;        /* its slot was created for an incoming teleport */
-    const struct cfg_vm *prev_def; /* the config's definition, back if the teleport fails */
-    uint64_t incoming_tsc[CFG_MAX_VCPUS]; /* guest TSC at the source's pause */
+    struct vm_mig mig;
     enum vm_state state;
     uint8_t *ram;             /* host address (= host physical) of guest-physical 0 */
     uint64_t ram_size;
+    uint64_t *npt;            /* nested page tables (NPT or EPT) for ram (vmm/nested_pt.c) */
+    struct dirty_log dirty;
+    unsigned throttle_pct;    /* 0..99: the share of CPU time withheld (live migration) */
     unsigned nvcpus;
     struct vcpu *vcpus[CFG_MAX_VCPUS];
-    void *hw;                 /* backend private: nested page tables */
+    void *hw;                 /* backend private */
     struct io_range io[VM_MAX_IO];
     unsigned nio;
     uint64_t io_unhandled;
@@ -161,6 +189,19 @@ struct mig_cpuid_leaf;
 void vm_describe(struct vm *vm, struct mig_vmdef *d);
 void vm_save_vcpu(struct vm *vm, unsigned i, struct mig_vcpu *m);
 void vm_save_uart(struct vm *vm, struct mig_uart *u);
+/* The source's guest while a teleport owns it: the console may not start
+ * or stop it; if it ends by itself it is "lost" to the teleport, which
+ * must then fail without touching it. */
+void vm_mig_begin(struct vm *vm);
+const char *vm_mig_lost(const struct vm *vm);          /* NULL, or why it ended */
+const uint8_t *vm_mig_page(struct vm *vm, uint64_t gfn); /* NULL once lost */
+void vm_mig_pause(struct vm *vm);              /* the final round: it stops running */
+int vm_mig_log_start(struct vm *vm, char *err, size_t n);
+uint64_t vm_mig_harvest(struct vm *vm, uint64_t *bitmap);
+void vm_mig_throttle(struct vm *vm, unsigned pct);
+/* The teleport failed or was cancelled: logging off, full speed, running
+ * again if it was. */
+void vm_mig_end(struct vm *vm);
 /* The source handed the guest over: free it; it never runs here again. */
 void vm_retire(struct vm *vm, const char *why);
 /* A paused shell for an incoming guest: RAM, vCPUs, devices; NULL with a
@@ -174,6 +215,19 @@ void vm_incoming_commit(struct vm *vm);
 void vm_incoming_abort(struct vm *vm, bool in_doubt);
 /* This host's CPUID feature leaves as a guest here would see them. */
 unsigned vm_cpuid_features(struct mig_cpuid_leaf *out, unsigned max);
+
+/* vmm/dirty.c: the dirty-page log. */
+int dirty_start(struct vm *vm, char *err, size_t n);
+/* Moves the pages dirtied since the last harvest into out (out |= log,
+ * log = 0) and arms the log again; returns how many. */
+uint64_t dirty_harvest(struct vm *vm, uint64_t *out);
+/* Logging off; the nested tables are as vm_prepare built them. */
+void dirty_stop(struct vm *vm);
+/* hopvm wrote [gpa, gpa + len) of guest RAM on the guest's behalf. */
+void dirty_mark(struct vm *vm, uint64_t gpa, uint64_t len);
+/* A write fault at gpa inside RAM: true if it was the log's (the page is
+ * marked and writable again). */
+bool dirty_write_fault(struct vm *vm, uint64_t gpa);
 
 /* vmm/cpuid.c, vmm/msr.c: the policies. */
 void cpuid_policy(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t out[4]);

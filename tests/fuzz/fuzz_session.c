@@ -33,7 +33,8 @@ static int vcpu(void *c, const struct mig_vcpu *v, char *e, size_t n) { (void)c,
 static int uart(void *c, const struct mig_uart *u, char *e, size_t n) { (void)c, (void)u, (void)e, (void)n; return 0; }
 static void commit(void *c) { (void)c; }
 static void abort_shell(void *c, bool in_doubt) { (void)c; shell = in_doubt; }
-static const struct mig_target_ops ops = {offer, page, vcpu, uart, commit, abort_shell};
+static const struct mig_target_ops ops = {.offer = offer, .page = page, .vcpu = vcpu, .uart = uart, .commit = commit,
+                                          .abort = abort_shell};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -123,7 +123,7 @@ def test_target_refuses_a_guest_too_big_for_it(hopvm):
     assert "'memtouch' runs on here" in out
     b.wait_prompt()
     assert state(a, "memtouch") == "running"
-    assert "on the wire" in a.cmd("info migrate")
+    assert "bytes on the wire" in a.cmd("info migrate")
     assert re.search(r"RAM transferred\s+0 KiB", a.cmd("info migrate"))
 
 
@@ -213,7 +213,13 @@ def test_teleport_usage_errors(hopvm):
     assert "error: teleport listen [options] | teleport VM --host H [options]" in vm.cmd("teleport")
     assert "error: no guest named 'nosuch'" in vm.cmd("teleport nosuch --host 10.0.2.2")
     assert "error: teleport VM --host H" in vm.cmd("teleport counter")
-    assert "error: bad port '0'" in vm.cmd("teleport listen --port 0")
+    assert "error: bad --port '0' (1 to 65535)" in vm.cmd("teleport listen --port 0")
+    # The live options: each bad value is one line, and none of them mixes with --offline.
+    assert "error: bad --downtime '0' (1 to 60000)" in vm.cmd("teleport counter --host 10.0.2.2 --downtime 0")
+    assert "error: bad --bandwidth 'x' (1 to 100000)" in vm.cmd("teleport counter --host 10.0.2.2 --bandwidth x")
+    assert "error: bad --max-rounds '0' (1 to 1000)" in vm.cmd("teleport counter --host 10.0.2.2 --max-rounds 0")
+    assert "error: --offline pauses the guest" in vm.cmd("teleport counter --host 10.0.2.2 --offline --downtime 50")
+    assert "error: unknown option '--downtime'" in vm.cmd("teleport listen --downtime 50")
     assert "error: unknown option '--bogus'" in vm.cmd("teleport listen --bogus 1")
     assert "error: '--port' needs a value" in vm.cmd("teleport listen --port")
     assert "error: no password file 'nope'" in vm.cmd("teleport listen --password-file nope")

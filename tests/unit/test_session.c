@@ -54,7 +54,8 @@ static void src_uart(void *ctx, struct mig_uart *u)
     memcpy(u->log, "hello", 5);
 }
 static void src_handed_over(void *ctx) { ((struct fake_src *)ctx)->handed_over = true; }
-static const struct mig_source_ops sops = {describe, src_page, src_vcpu, src_uart, src_handed_over};
+static const struct mig_source_ops sops = {.describe = describe, .page = src_page, .vcpu = src_vcpu, .uart = src_uart,
+                                           .handed_over = src_handed_over};
 
 static int tgt_offer(void *ctx, const struct mig_vmdef *d, char *r, size_t n)
 {
@@ -88,7 +89,8 @@ static void tgt_abort(void *ctx, bool in_doubt)
     t->aborted = !in_doubt;
     t->shell = in_doubt;
 }
-static const struct mig_target_ops tops = {tgt_offer, tgt_page, tgt_vcpu, tgt_uart, tgt_commit, tgt_abort};
+static const struct mig_target_ops tops = {.offer = tgt_offer, .page = tgt_page, .vcpu = tgt_vcpu, .uart = tgt_uart,
+                                           .commit = tgt_commit, .abort = tgt_abort};
 
 static _Alignas(8) uint8_t sout[MIG_OUT_CAP], sin[MIG_IN_CAP], tout[MIG_OUT_CAP], tin[MIG_IN_CAP];
 static struct mig_session S, T;

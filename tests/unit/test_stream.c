@@ -90,9 +90,10 @@ static void test_round_trips(void)
     CHECK_U64(len, ERROR_FIXED_LEN);
     CHECK(rec_get_error(b, len, &e, err, sizeof(err)) == 0 && e.code == 99 && !e.reason[0]);
 
-    struct stream_round r = {.round = 3, .pages = 0x123456789aull}, r2;
+    struct stream_round r = {.round = 3, .flags = ROUND_FINAL, .pages = 0x123456789aull}, r2;
     CHECK_U64(rec_put_round(b, &r), ROUND_LEN);
-    CHECK(rec_get_round(b, ROUND_LEN, &r2, err, sizeof(err)) == 0 && r2.round == 3 && r2.pages == r.pages);
+    CHECK(rec_get_round(b, ROUND_LEN, &r2, err, sizeof(err)) == 0 && r2.round == 3 && r2.pages == r.pages &&
+          r2.flags == ROUND_FINAL);
 
     struct stream_ram ram = {.first_gfn = 0x100, .count = 2, .kind = RAM_KIND_DATA}, ram2;
     len = rec_put_ram(b, &ram);
@@ -236,7 +237,7 @@ static void test_decode_errors(void)
     CHECK_STR(err, "ROUND body of 15 bytes: expected 16");
     b[5] = 1;
     CHECK(rec_get_round(b, ROUND_LEN, &r, err, sizeof(err)) == -1);
-    CHECK_STR(err, "ROUND reserved word is not zero");
+    CHECK_STR(err, "ROUND flags 0x100 include bits this host does not know");
 
     struct stream_ram ram;
     CHECK(rec_get_ram(b, 9, &ram, err, sizeof(err)) == -1);
@@ -366,7 +367,7 @@ static size_t build_stream(uint8_t *s)
         b[i] = (uint8_t)(i * 3);
     o += emit(s + o, REC_VM_DEF, b, 45);
     o += emit(s + o, REC_ACCEPT, NULL, 0);
-    o += emit(s + o, REC_ROUND, b, (uint32_t)rec_put_round(b, &(struct stream_round){0, 300}));
+    o += emit(s + o, REC_ROUND, b, (uint32_t)rec_put_round(b, &(struct stream_round){0, 0, 300}));
     struct stream_ram ram = {.first_gfn = 0, .count = 3, .kind = RAM_KIND_DATA};
     size_t len = rec_put_ram(b, &ram);
     for (size_t i = RAM_HDR_LEN; i < len; i++)

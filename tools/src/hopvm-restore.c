@@ -51,7 +51,7 @@ static void handed_over(void *ctx)
     fflush(stdout);
 }
 
-static const struct mig_source_ops ops = {describe, page, vcpu, uart, handed_over};
+static const struct mig_source_ops ops = {.describe = describe, .page = page, .vcpu = vcpu, .uart = uart, .handed_over = handed_over};
 
 /* ---- the program -------------------------------------------------------- */
 

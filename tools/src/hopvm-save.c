@@ -73,7 +73,7 @@ static int uart(void *ctx, const struct mig_uart *u, char *err, size_t n)
 static void commit(void *ctx) { (void)ctx; /* the file was written before COMMIT_READY */ }
 static void abort_(void *ctx, bool in_doubt) { (void)ctx, (void)in_doubt; /* freed at exit */ }
 
-static const struct mig_target_ops ops = {offer, page, vcpu, uart, commit, abort_};
+static const struct mig_target_ops ops = {.offer = offer, .page = page, .vcpu = vcpu, .uart = uart, .commit = commit, .abort = abort_};
 
 /* The session queues COMMIT_READY as soon as END checks out; it must not
  * leave before the guest is safe on disk. The pump calls this after every

@@ -59,7 +59,8 @@ static int print_fields(const struct rec_reader *r, struct totals *t, char *err,
         struct stream_round rd;
         if (rec_get_round(r->body, r->len, &rd, err, n))
             return -1;
-        printf("  round %u pages %llu", rd.round, (unsigned long long)rd.pages);
+        printf("  round %u pages %llu%s", rd.round, (unsigned long long)rd.pages,
+               rd.flags & ROUND_FINAL ? " final (guest paused)" : "");
         break;
     }
     case REC_RAM: {

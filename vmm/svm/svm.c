@@ -20,7 +20,6 @@ struct svm_vcpu {
 };
 
 struct svm_vm {
-    uint64_t *npt;
     bool used;
 };
 
@@ -96,10 +95,6 @@ static int svm_vm_create(struct vm *vm)
             s = &vms_hw[i];
     if (!s)
         return -1;
-    uint64_t large, small;
-    s->npt = nested_pt_build(pa(vm->ram), vm->ram_size, 0, &large, &small);
-    if (!s->npt)
-        return -1;
     s->used = true;
     vm->hw = s;
     return 0;
@@ -110,8 +105,6 @@ static void svm_vm_destroy(struct vm *vm)
     struct svm_vm *s = vm->hw;
     if (!s)
         return;
-    nested_pt_destroy(s->npt);
-    s->npt = NULL;
     s->used = false;
     vm->hw = NULL;
 }
@@ -131,8 +124,7 @@ static int svm_vcpu_create(struct vcpu *v)
     for (size_t i = 0; i < ARRAY_SIZE(vcpus_hw) && !s; i++)
         if (!vcpus_hw[i].used)
             s = &vcpus_hw[i];
-    struct svm_vm *svm = v->vm->hw;
-    if (!s || !svm)
+    if (!s || !v->vm->hw)
         return -1;
     s->vmcb = page_alloc(1, 0);
     if (!s->vmcb)
@@ -156,7 +148,7 @@ static int svm_vcpu_create(struct vcpu *v)
      * RFLAGS.IF masks only virtual interrupts (APM 15.21.1). */
     c->int_ctl = V_INTR_MASKING;
     c->np_control = NP_ENABLE;
-    c->n_cr3 = pa(svm->npt);
+    c->n_cr3 = pa(v->vm->npt);
     s->vmcb->save.g_pat = PAT_DEFAULT;
     v->hw = s;
     fpu_init(v);
@@ -398,6 +390,20 @@ static void svm_vcpu_run(struct vcpu *v, struct vm_exit *e)
     }
 }
 
+/* APM 15.16.1: TLB_CONTROL flushes the ASID's entries, nested ones
+ * included, at the next VMRUN of that vCPU; a vCPU sharing its ASID with
+ * another guest's is flushed on every switch anyway (svm_vcpu_run). Kept
+ * per vCPU, so a vCPU on another host CPU would take it at its next entry;
+ * one running there right now would also need an IPI (host SMP). */
+static void svm_flush_nested(struct vm *vm)
+{
+    for (unsigned i = 0; i < vm->nvcpus; i++) {
+        struct svm_vcpu *s = vm->vcpus[i] ? vm->vcpus[i]->hw : NULL;
+        if (s && s->vmcb)
+            s->vmcb->ctl.tlb_control = flush_by_asid ? TLB_CONTROL_ASID : TLB_CONTROL_ALL;
+    }
+}
+
 const struct hv_backend svm_backend = {
     .name = "AMD-V (SVM + NPT)",
     .cpu_enable = svm_cpu_enable,
@@ -408,4 +414,10 @@ const struct hv_backend svm_backend = {
     .vcpu_run = svm_vcpu_run,
     .get_state = svm_get_state,
     .set_state = svm_set_state,
+    .npt_leaf = 0,
+    /* AMD CPUs set D in nested leaves too (QEMU does, see the emulation
+     * notes), but the dirty log write-protects on AMD-V: one way for every
+     * AMD CPU, and no scan of every leaf per round. */
+    .npt_dirty_bit = NULL,
+    .flush_nested = svm_flush_nested,
 };

@@ -129,11 +129,9 @@ static int vmx_vm_create(struct vm *vm)
             x = &vms_hw[i];
     if (!x)
         return -1;
-    uint64_t large, small;
-    x->ept = nested_pt_build(pa(vm->ram), vm->ram_size, EPT_MEMTYPE_WB, &large, &small);
-    if (!x->ept)
-        return -1;
-    x->eptp = pa(x->ept) | EPTP_WB | EPTP_WALK_4 | (caps.ept_ad ? EPTP_AD : 0);
+    /* With A/D on, the CPU sets a leaf's dirty bit on every write (SDM
+     * Vol.3C 29.3.5): the dirty log reads those instead of faulting. */
+    x->eptp = pa(vm->npt) | EPTP_WB | EPTP_WALK_4 | (caps.ept_ad ? EPTP_AD : 0);
     /* Translations are tagged by EPTP; a reused table address may still
      * have some cached from a previous guest (SDM Vol.3C 29.4.3.1). */
     vmx_invept_single(x->eptp);
@@ -147,8 +145,6 @@ static void vmx_vm_destroy(struct vm *vm)
     struct vmx_vm *x = vm->hw;
     if (!x)
         return;
-    nested_pt_destroy(x->ept);
-    x->ept = NULL;
     x->used = false;
     vm->hw = NULL;
 }
@@ -327,6 +323,10 @@ static void vmx_vcpu_run(struct vcpu *v, struct vm_exit *e)
         if (caps.preempt_ticks)
             vmx_write(VMCS_PREEMPT_TIMER, caps.preempt_ticks);
         inject(v);
+        if (x->flush_ept) {
+            vmx_invept_single(((struct vmx_vm *)v->vm->hw)->eptp);
+            x->flush_ept = false;
+        }
         fpu_switch(v);
         lazy_msr_switch(v);
         cli();
@@ -355,6 +355,21 @@ static void vmx_vcpu_run(struct vcpu *v, struct vm_exit *e)
     }
 }
 
+/* SDM Vol.3C 29.4.3.1: translations derived from the EPT are tagged by
+ * the EPTP and survive until INVEPT. INVEPT acts on the CPU that executes
+ * it, so it is owed per vCPU and done before its next entry, on whatever
+ * host CPU that is (one running elsewhere right now would also need an
+ * IPI once hopvm runs guests on several host CPUs). */
+static void vmx_flush_nested(struct vm *vm)
+{
+    for (unsigned i = 0; i < vm->nvcpus; i++)
+        if (vm->vcpus[i] && vm->vcpus[i]->hw)
+            ((struct vmx_vcpu *)vm->vcpus[i]->hw)->flush_ept = true;
+}
+
+#define EPT_DIRTY (1ull << 9) /* SDM Vol.3C 29.3.5, table 29-6: bit 9 of a leaf */
+static uint64_t vmx_npt_dirty_bit(void) { return caps.ept_ad ? EPT_DIRTY : 0; }
+
 const struct hv_backend vmx_backend = {
     .name = "VT-x (VMX + EPT)",
     .cpu_enable = vmx_cpu_enable,
@@ -365,4 +380,7 @@ const struct hv_backend vmx_backend = {
     .vcpu_run = vmx_vcpu_run,
     .get_state = vmx_get_state,
     .set_state = vmx_set_state,
+    .npt_leaf = EPT_MEMTYPE_WB,
+    .npt_dirty_bit = vmx_npt_dirty_bit,
+    .flush_nested = vmx_flush_nested,
 };

@@ -20,11 +20,11 @@ struct vmx_vcpu {
     bool launched;
     bool used;
     uint64_t cr2;   /* VMX does not switch CR2 (SDM Vol.3C 27.3.1): hopvm does */
+    bool flush_ept; /* INVEPT owed before the next entry (flush_nested) */
     uint64_t msrs[LAZY_MSRS];
 };
 
 struct vmx_vm {
-    uint64_t *ept;
     uint64_t eptp;
     bool used;
 };
