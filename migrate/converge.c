@@ -86,9 +86,21 @@ enum mig_conv_decision mig_conv_round_end(struct mig_conv *c, uint64_t round_byt
     c->expected_downtime_ns = mig_conv_expected_downtime_ns(c, dirty_pages);
 
     /* Rule 3. An unmeasured link's UINT64_MAX is "unknown", not a
-     * number a UINT64_MAX target could accept. */
-    if (!dirty_pages || (c->link_Bps && c->expected_downtime_ns <= c->p.downtime_ns))
+     * number a UINT64_MAX target could accept. Rule 3a: while a round
+     * still halves what is left, one more costs little and shortens the
+     * pause. */
+    if (!dirty_pages)
         return CONV_FINISH;
+    if (c->link_Bps && c->expected_downtime_ns <= c->p.downtime_ns) {
+        uint64_t sent_pages = round_bytes / MIG_CONV_PAGE_SIZE;
+        if (dirty_pages * 2 <= sent_pages && c->polish < MIG_CONV_POLISH_ROUNDS &&
+            (uint64_t)ended + 1 < MIG_CONV_HARD_ROUNDS && !(c->p.no_throttle && (uint64_t)ended + 1 >= c->p.max_rounds)) {
+            c->polish++;
+            c->best_dirty = MIN(c->best_dirty, dirty_pages);
+            return CONV_NEXT_ROUND;
+        }
+        return CONV_FINISH;
+    }
 
     /* Rule 4. */
     if (progress(c, dirty_pages))

@@ -201,6 +201,8 @@ void mig_source_fill(struct mig_session *s)
     } else if (s->st.round_left) {
         ram_record(s);
     } else if (!s->st.final_round) {
+        if (s->sops->link_idle && !s->sops->link_idle(s->ctx))
+            return; /* the peer's acknowledgements call us again */
         end_round(s);
     } else if (s->next_vcpu < s->def.vcpus) {
         static struct mig_vcpu v; /* 1 KiB: not on the stack */

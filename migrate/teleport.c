@@ -3,7 +3,6 @@
  * the guest reached through vmm/vm_migrate.c. One teleport at a time, as
  * a console task (Ctrl-C cancels). Protocol: docs/migration-protocol.md. */
 #include <hopvm/bitmap.h>
-#include <hopvm/console.h>
 #include <hopvm/inet.h>
 #include <hopvm/lib.h>
 #include <hopvm/mem.h>
@@ -15,17 +14,12 @@
 #include "lwip/tcp.h"
 #include "lwip/timeouts.h"
 
-#define IDLE_S   10
-#define TICK_MS  1000
-#define WRITE_MAX 0xffff /* tcp_write takes a u16 length */
 #define BW_BURST  (64 * 1024) /* --bandwidth: bytes that may go at once */
 #define BW_WAIT_MS 5          /* --bandwidth: how soon to try again when over */
 
 struct teleport tp;
 
-static void tick(void *arg);
 static void cancel(void) { mig_fail(&tp.s, MIG_ERR_CANCELLED, "cancelled from the console"); teleport_pump(); }
-static const struct console_task task = {.name = "teleport", .cancel = cancel};
 
 /* ---- the guest, as the session sees it ---------------------------------- */
 
@@ -45,15 +39,29 @@ static void src_pause(void *ctx)
 {
     tp.t_pause = time_ns(); /* the downtime begins */
     vm_mig_pause(ctx);
+    if (tp.s.live) /* said at once: the operator (and the tests) see the pause begin */
+        kprintf("\r\x1b[K  round %u: '%s' paused for the final round", tp.s.st.rounds, tp.name);
 }
-static int src_log_start(void *ctx, char *err, size_t n) { return vm_mig_log_start(ctx, err, n); }
+static int src_log_start(void *ctx, char *err, size_t n)
+{
+    if (vm_mig_log_start(ctx, err, n) != 0)
+        return -1;
+    tp.dirty_mode = vm_mig_dirty_mode(ctx);
+    return 0;
+}
 static uint64_t src_harvest(void *ctx, uint64_t *bitmap) { return vm_mig_harvest(ctx, bitmap); }
 static void src_throttle(void *ctx, unsigned pct) { vm_mig_throttle(ctx, pct); }
 static uint64_t src_now(void *ctx) { (void)ctx; return time_ns(); }
+/* Everything sent so far has been acknowledged. */
+static bool src_link_idle(void *ctx)
+{
+    (void)ctx;
+    return !tp.tcp.pcb || (!tp.tcp.pcb->unsent && !tp.tcp.pcb->unacked);
+}
 static const struct mig_source_ops src_ops = {
     .describe = src_describe, .page = src_page, .vcpu = src_vcpu, .uart = src_uart,
     .handed_over = src_handed_over, .pause = src_pause, .log_start = src_log_start,
-    .harvest = src_harvest, .throttle = src_throttle, .now_ns = src_now,
+    .harvest = src_harvest, .throttle = src_throttle, .now_ns = src_now, .link_idle = src_link_idle,
 };
 
 static int tgt_offer(void *ctx, const struct mig_vmdef *d, char *reason, size_t n)
@@ -114,7 +122,7 @@ static const struct mig_target_ops tgt_ops = {
 /* ---- the end of a teleport ---------------------------------------------- */
 
 
-static void report(void)
+static void report(bool lost)
 {
     const struct mig_session *s = &tp.s;
     uint64_t ns = time_ns() - tp.t0, bytes = s->st.bytes_out + s->st.bytes_in;
@@ -133,26 +141,15 @@ static void report(void)
                 "there\n", s->def.name, s->error, s->def.name);
     } else {
         kprintf("teleport: failed: %s%s", s->error_from_peer ? "the peer says: " : "", s->error);
-        kprintf(tp.source ? "; '%s' runs on here\n" : "; nothing was kept\n", s->def.name[0] ? s->def.name : tp.name);
+        kprintf(!tp.source ? "; nothing was kept\n" : lost ? "; '%s' is not running here either\n"
+                                                          : "; '%s' runs on here\n",
+                s->def.name[0] ? s->def.name : tp.name);
     }
 }
 
 static void finish(void)
 {
-    if (tp.pcb) {
-        tcp_arg(tp.pcb, NULL);
-        tcp_recv(tp.pcb, NULL);
-        tcp_sent(tp.pcb, NULL);
-        tcp_err(tp.pcb, NULL);
-        if (tcp_close(tp.pcb) != ERR_OK)
-            tcp_abort(tp.pcb);
-        tp.pcb = NULL;
-    }
-    if (tp.lpcb) {
-        tcp_close(tp.lpcb);
-        tp.lpcb = NULL;
-    }
-    sys_untimeout(tick, NULL);
+    bool lost = tp.source && tp.vm && vm_mig_lost(tp.vm);
     if (tp.source && tp.vm) /* not handed over: the guest is ours again, at full speed */
         vm_mig_end(tp.vm);
     if (tp.bitmap) {
@@ -160,10 +157,10 @@ static void finish(void)
         tp.bitmap = NULL;
     }
     tp.t_end = time_ns();
-    report();
+    report(lost);
     tp.vm = NULL;
     tp.active = false;
-    console_task_end();
+    tcp_task_close(&tp.tcp, false); /* last: it gives the prompt back */
 }
 
 static void bw_wake(void *arg)
@@ -178,7 +175,9 @@ static void bw_wake(void *arg)
  * a short timer calls the pump again. */
 static size_t bw_budget(void)
 {
-    if (!tp.bw_Bps)
+    /* The final round goes at link speed: the guest is paused and every
+     * millisecond is downtime (QEMU lifts max-bandwidth there too). */
+    if (!tp.bw_Bps || tp.s.st.final_round)
         return SIZE_MAX;
     uint64_t allowed = (time_ns() - tp.t0) / 1000 * tp.bw_Bps / 1000000 + BW_BURST;
     if (allowed > tp.s.st.bytes_out)
@@ -201,66 +200,18 @@ void teleport_pump(void)
         mig_fail(&tp.s, MIG_ERR_INTERNAL, "'%s' stopped during the teleport: %s", tp.name, gone);
     const uint8_t *p;
     size_t n;
-    while (tp.pcb && (n = mig_peek(&tp.s, &p)) > 0) {
-        size_t room = tcp_sndbuf(tp.pcb), budget = bw_budget();
-        n = MIN(MIN(n, room), MIN(budget, (size_t)WRITE_MAX));
-        if (!n || tcp_sndqueuelen(tp.pcb) > TCP_SND_QUEUELEN - 8 ||
-            tcp_write(tp.pcb, p, (u16_t)n, TCP_WRITE_FLAG_COPY | TCP_WRITE_FLAG_MORE) != ERR_OK)
+    while (tp.tcp.pcb && (n = mig_peek(&tp.s, &p)) > 0) {
+        size_t room = tcp_task_room(&tp.tcp), budget = bw_budget();
+        n = MIN(n, MIN(room, budget));
+        if (!n || !tcp_task_write(&tp.tcp, p, n, true))
             break; /* the next ACK (or the bandwidth timer) calls us again */
         mig_advance(&tp.s, n);
     }
-    if (tp.pcb)
-        tcp_output(tp.pcb);
+    tcp_task_output(&tp.tcp);
     if (!tp.t_stream && tp.s.phase >= MIG_STREAM)
         tp.t_stream = time_ns(); /* set-up (connect, handshake, offer) is over */
-    if (mig_finished(&tp.s) || (!tp.pcb && tp.s.phase >= MIG_DONE))
+    if (mig_finished(&tp.s) || (!tp.tcp.pcb && tp.s.phase >= MIG_DONE))
         finish();
-}
-
-/* ---- lwIP callbacks ----------------------------------------------------- */
-
-static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
-{
-    (void)arg, (void)pcb, (void)len;
-    teleport_pump();
-    return ERR_OK;
-}
-
-static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
-{
-    (void)arg, (void)err;
-    if (!p) {
-        mig_fail(&tp.s, MIG_ERR_INTERNAL, "the peer closed the connection");
-        teleport_pump();
-        return ERR_OK;
-    }
-    tcp_recved(pcb, p->tot_len);
-    for (struct pbuf *q = p; q; q = q->next)
-        mig_consume(&tp.s, q->payload, q->len);
-    pbuf_free(p);
-    teleport_pump();
-    return ERR_OK;
-}
-
-static void on_err(void *arg, err_t err)
-{
-    (void)arg;
-    tp.pcb = NULL; /* lwIP freed it */
-    mig_fail(&tp.s, MIG_ERR_INTERNAL, "connection %s", err == ERR_RST ? "reset by the peer" : "lost");
-    teleport_pump();
-    if (tp.active) /* nothing can be sent any more */
-        finish();
-}
-
-static void attach(struct tcp_pcb *pcb)
-{
-    tp.pcb = pcb;
-    /* The hand-over is a few small records each way: Nagle would hold
-     * each behind the peer's delayed ACK. */
-    tcp_nagle_disable(pcb);
-    tcp_recv(pcb, on_recv);
-    tcp_sent(pcb, on_sent);
-    tcp_err(pcb, on_err);
 }
 
 /* One progress line, rewritten in place. */
@@ -283,26 +234,38 @@ static void progress(uint64_t wire, uint64_t per_s)
         kprintf("  throttle %u %%", st->throttle_pct);
 }
 
-/* Once a second: progress, and the idle limit that turns a vanished peer
- * into a failure. */
-static void tick(void *arg)
+/* ---- the connection (hopvm/tcp_task.h) ---------------------------------- */
+
+static uint64_t wire(void) { return tp.s.st.bytes_out + tp.s.st.bytes_in; }
+
+static void on_tick(uint64_t per_s)
 {
-    (void)arg;
-    uint64_t now = tp.s.st.bytes_out + tp.s.st.bytes_in;
-    tp.idle_s = now == tp.last_bytes ? tp.idle_s + 1 : 0;
-    if (tp.idle_s >= IDLE_S && (tp.pcb || tp.source)) {
-        mig_fail(&tp.s, MIG_ERR_TIMEOUT, "no progress for %d s", IDLE_S);
-        teleport_pump();
-        if (tp.active)
-            finish();
-        return;
-    }
     if (tp.s.st.ram_pages && tp.s.phase == MIG_STREAM && tp.source)
-        progress(now, now - tp.last_bytes);
-    tp.last_bytes = now;
-    sys_timeout(TICK_MS, tick, NULL);
+        progress(wire(), per_s);
     teleport_pump(); /* a guest that stopped by itself fails the teleport now */
 }
+
+static void on_failed(int err)
+{
+    if (err == ERR_TIMEOUT)
+        mig_fail(&tp.s, MIG_ERR_TIMEOUT, "no progress for %d s", TCP_TASK_IDLE_S);
+    else
+        mig_fail(&tp.s, MIG_ERR_INTERNAL, "connection %s", err == ERR_RST ? "reset by the peer" : "lost");
+    teleport_pump();
+    if (tp.active) /* the link is given up */
+        finish();
+}
+
+static void on_recv(struct pbuf *p)
+{
+    if (!p)
+        mig_fail(&tp.s, MIG_ERR_INTERNAL, "the peer closed the connection");
+    for (struct pbuf *q = p; q; q = q->next)
+        mig_consume(&tp.s, q->payload, q->len);
+    teleport_pump();
+}
+
+static void on_sent(uint16_t len) { (void)len, teleport_pump(); }
 
 static int buffers(void)
 {
@@ -323,71 +286,51 @@ static void start(bool source, const char *password)
         mig_target_init(&tp.s, &tgt_ops, NULL, password, host_name(), nonce, tp.out, tp.in);
     tp.t0 = time_ns();
     tp.t_pause = tp.t_handover = tp.t_stream = 0;
-    tp.last_bytes = 0;
-    tp.idle_s = 0;
-    sys_timeout(TICK_MS, tick, NULL);
+    tp.dirty_mode = NULL;
 }
+
+/* Accepted (target), or connected (source). */
+static void on_connected(void)
+{
+    if (!tp.source) {
+        ip4addr_ntoa_r(ip_2_ip4(&tp.tcp.pcb->remote_ip), tp.peer, sizeof(tp.peer));
+        kprintf("teleport: connection from %s\n", tp.peer);
+        start(false, tp.password);
+    }
+    teleport_pump();
+}
+
+/* Nagle off: it would hold each small hand-over record behind a delayed ACK. */
+static const struct tcp_task_ops tcp_ops = {
+    .console = {.name = "teleport", .cancel = cancel}, .no_nagle = true, .connected = on_connected,
+    .recv = on_recv, .sent = on_sent, .failed = on_failed, .progress = wire, .tick = on_tick,
+};
 
 /* ---- target ------------------------------------------------------------- */
-
-static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
-{
-    (void)err;
-    if (!pcb || !tp.active || tp.pcb) {
-        if (pcb)
-            tcp_abort(pcb); /* one guest at a time */
-        return ERR_ABRT;
-    }
-    tcp_close(tp.lpcb);
-    tp.lpcb = NULL;
-    ip4addr_ntoa_r(ip_2_ip4(&pcb->remote_ip), tp.peer, sizeof(tp.peer));
-    kprintf("teleport: connection from %s\n", tp.peer);
-    attach(pcb);
-    start(false, arg);
-    teleport_pump();
-    return ERR_OK;
-}
 
 int teleport_listen(uint16_t port, const char *password)
 {
     if (buffers() != 0)
         return kprintf("error: out of memory for the teleport buffers\n"), -1;
-    struct tcp_pcb *pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
-    if (!pcb)
-        return kprintf("error: out of memory for a TCP PCB\n"), -1;
-    ip_set_option(pcb, SOF_REUSEADDR);
-    err_t e = tcp_bind(pcb, IP4_ADDR_ANY, port);
-    if (e != ERR_OK || !(tp.lpcb = tcp_listen_with_backlog(pcb, 1))) {
-        tcp_close(pcb);
-        return kprintf("error: cannot listen on port %u: %s\n", port, e == ERR_USE ? "in use" : lwip_strerr(e)), -1;
-    }
+    if (tcp_task_listen(&tp.tcp, &tcp_ops, port) != 0)
+        return -1;
     memset(&tp.s, 0, sizeof(tp.s));
     ksnprintf(tp.password, sizeof(tp.password), "%s", password);
-    tcp_arg(tp.lpcb, tp.password);
-    tcp_accept(tp.lpcb, on_accept);
     tp.active = true;
     tp.source = false;
     tp.port = port;
     tp.name[0] = 0;
     kprintf("teleport: waiting for a guest on TCP port %u%s (Ctrl-C stops)\n", port,
             password[0] ? ", password required" : "");
-    console_task_begin(&task);
     return 0;
 }
 
 /* ---- source ------------------------------------------------------------- */
 
-static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
-{
-    (void)arg, (void)pcb;
-    if (err == ERR_OK)
-        teleport_pump();
-    return ERR_OK;
-}
-
 int teleport_send(struct vm *vm, const char *host, const struct teleport_opts *o)
 {
     uint32_t a;
+    int e;
     if (!inet_parse4(host, &a))
         return kprintf("error: '%s' is not an IPv4 address\n", host), -1;
     if (vm->state != VM_RUNNING && vm->state != VM_PAUSED)
@@ -399,14 +342,11 @@ int teleport_send(struct vm *vm, const char *host, const struct teleport_opts *o
     tp.bitmap_pages = (BITMAP_WORDS(pages) * sizeof(uint64_t) + PAGE_SIZE - 1) / PAGE_SIZE;
     if (!o->offline && !(tp.bitmap = page_alloc(tp.bitmap_pages, 0)))
         return kprintf("error: out of memory for the dirty bitmap (%lu KiB)\n", tp.bitmap_pages * 4), -1;
-    struct tcp_pcb *pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
-    if (!pcb) {
+    if (tcp_task_connect(&tp.tcp, &tcp_ops, a, o->port, &e) != 0) {
         if (tp.bitmap)
             page_free(tp.bitmap, tp.bitmap_pages), tp.bitmap = NULL;
-        return kprintf("error: out of memory for a TCP PCB\n"), -1;
+        return -1;
     }
-    ip_addr_t dst;
-    ip_addr_set_ip4_u32(&dst, lwip_htonl(a));
     tp.vm = vm;
     tp.source = true;
     tp.opts = *o;
@@ -421,12 +361,9 @@ int teleport_send(struct vm *vm, const char *host, const struct teleport_opts *o
     if (!o->offline)
         mig_source_live(&tp.s, &(struct mig_live_params){o->downtime_ns, o->max_rounds, o->no_throttle},
                         tp.bitmap);
-    attach(pcb);
-    err_t e = tcp_connect(pcb, &dst, o->port, on_connected);
     kprintf("teleport: sending '%s' (%lu MiB) to %s:%u, %s\n", vm->name, vm->ram_size >> 20, host, o->port,
             o->offline ? "offline (paused for the whole transfer)" : "live");
-    console_task_begin(&task);
-    if (e != ERR_OK)
+    if (e != ERR_OK) /* nothing runs: the session fails, and the pump ends the teleport */
         mig_fail(&tp.s, MIG_ERR_INTERNAL, "cannot connect: %s", lwip_strerr(e));
     teleport_pump();
     return 0;

@@ -171,7 +171,7 @@ static enum cmd_status cmd_info(int argc, char **argv)
     }
     uint64_t end = tp.active ? time_ns() : tp.t_end, ns = end - tp.t0;
     uint64_t wire = s->st.bytes_out + s->st.bytes_in;
-    kprintf("%-22s %s%s%s\n", "status", tp.active && !tp.pcb && !tp.source ? "listening" : mig_phase_name(s->phase),
+    kprintf("%-22s %s%s%s\n", "status", tp.active && !tp.tcp.pcb && !tp.source ? "listening" : mig_phase_name(s->phase),
             s->error[0] ? ": " : "", s->error);
     kprintf("%-22s %s, peer %s port %u, guest '%s'\n", "role", tp.source ? "source" : "target", tp.peer, tp.port,
             s->def.name[0] ? s->def.name : tp.name);
@@ -186,6 +186,7 @@ static enum cmd_status cmd_info(int argc, char **argv)
         kprintf("%s%lu", r ? ", " : " (pages: ", s->st.round_pages[r]);
     kprintf(s->st.rounds > MIG_ROUND_LOG ? " in the rest)\n" : s->st.rounds ? ")\n" : "\n");
     if (tp.source && s->live) {
+        kprintf("%-22s %s\n", "dirty tracking", tp.dirty_mode ? tp.dirty_mode : "not started");
         fixed2("dirty rate", s->st.dirty_rate / 10000, " MB/s (at the last harvest)");
         fixed2("link rate", s->st.link_rate / 10000, " MB/s (estimated)");
         kprintf("%-22s %u %%\n", "throttle reached", s->st.throttle_pct);

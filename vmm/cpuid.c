@@ -8,26 +8,21 @@
 #define HV_LEAF_BASE   0x40000000u
 #define HV_LEAF_TIMING 0x40000010u /* EAX = TSC kHz, EBX = bus kHz (the VMware/KVM convention) */
 
-/* Leaf 1 ECX (SDM Vol.2A CPUID table 3-10). */
-#define L1_ECX_MONITOR  (1u << 3)
-#define L1_ECX_VMX      (1u << 5)
-#define L1_ECX_SMX      (1u << 6)
-#define L1_ECX_PDCM     (1u << 15)
-#define L1_ECX_X2APIC   (1u << 21)
-#define L1_ECX_TSC_DEADLINE (1u << 24)
-#define L1_ECX_XSAVE    (1u << 26)
-#define L1_ECX_OSXSAVE  (1u << 27)
-#define L1_ECX_AVX      (1u << 28)
-#define L1_ECX_F16C     (1u << 29)
-#define L1_ECX_FMA      (1u << 12)
+/* Leaf 1 (SDM Vol.2A CPUID, tables 3-10 and 3-11): allow-lists, so a
+ * feature is offered only if it needs nothing from hopvm. Left out: ECX
+ * DTES64, MONITOR, DS-CPL, VMX, SMX, EST, TM2, CNXT-ID, SDBG, FMA, xTPR,
+ * PDCM, PCID, DCA, x2APIC, TSC-deadline, XSAVE, OSXSAVE, AVX, F16C (debug
+ * store, power and thermal control, APIC and XSAVE state are not
+ * virtualized; FMA/F16C/AVX need XSAVE); EDX MCE, APIC, MTRR, MCA, PSN, DS,
+ * ACPI, SS, HTT, TM, PBE. */
+#define L1_ECX_ALLOWED ((1u << 0) | (1u << 1) | (1u << 9) | (1u << 13) | (1u << 19) | (1u << 20) | \
+                        (1u << 22) | (1u << 23) | (1u << 25) | (1u << 30))
+/* SSE3, PCLMULQDQ, SSSE3, CX16, SSE4.1, SSE4.2, MOVBE, POPCNT, AES, RDRAND */
 #define L1_ECX_HYPERVISOR (1u << 31)
-/* Leaf 1 EDX */
-#define L1_EDX_APIC     (1u << 9)
-#define L1_EDX_MTRR     (1u << 12)
-#define L1_EDX_MCE      (1u << 7)
-#define L1_EDX_MCA      (1u << 14)
-#define L1_EDX_ACPI     (1u << 22)
-#define L1_EDX_HTT      (1u << 28)
+#define L1_EDX_ALLOWED ((1u << 0) | (1u << 1) | (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | \
+                        (1u << 8) | (1u << 11) | (1u << 13) | (1u << 15) | (1u << 16) | (1u << 17) | \
+                        (1u << 19) | (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26))
+/* FPU VME DE PSE TSC MSR PAE CX8 SEP PGE CMOV PAT PSE36 CLFSH MMX FXSR SSE SSE2 */
 /* Leaf 7 EBX: only these features, which need no hypervisor support. */
 #define L7_EBX_ALLOWED ((1u << 0) | (1u << 3) | (1u << 7) | (1u << 8) | (1u << 9) | (1u << 18) | \
                         (1u << 19) | (1u << 20) | (1u << 23) | (1u << 29))
@@ -54,14 +49,11 @@ void cpuid_policy(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t r[4])
     switch (leaf) {
     case 0x1:
         /* No VMX (no nesting), no MONITOR/MWAIT, and no XSAVE/AVX: hopvm
-         * switches guest vector state with FXSAVE, which covers SSE only. */
-        r[2] &= ~(L1_ECX_MONITOR | L1_ECX_VMX | L1_ECX_SMX | L1_ECX_PDCM | L1_ECX_X2APIC |
-                  L1_ECX_TSC_DEADLINE | L1_ECX_XSAVE | L1_ECX_OSXSAVE | L1_ECX_AVX | L1_ECX_F16C |
-                  L1_ECX_FMA);
-        r[2] |= L1_ECX_HYPERVISOR;
-        /* No local APIC, MTRRs, machine-check architecture or ACPI thermal
+         * switches guest vector state with FXSAVE, which covers SSE only.
+         * No local APIC, MTRRs, machine-check architecture or ACPI thermal
          * control are emulated; one logical CPU per package. */
-        r[3] &= ~(L1_EDX_APIC | L1_EDX_MTRR | L1_EDX_MCE | L1_EDX_MCA | L1_EDX_ACPI | L1_EDX_HTT);
+        r[2] = (r[2] & L1_ECX_ALLOWED) | L1_ECX_HYPERVISOR;
+        r[3] &= L1_EDX_ALLOWED;
         r[1] = (r[1] & 0x0000ffffu) | (1u << 16) | (v->id << 24); /* count 1, APIC ID */
         break;
     case 0x5: case 0x6: case 0xa: case 0xd: case 0xf: case 0x10: case 0x12: case 0x14:

@@ -7,7 +7,10 @@
  *    bit back, so each page costs one exit per round;
  *  - D bits: where the CPU sets a dirty bit in the leaf (Intel EPT A/D,
  *    SDM 29.3.5), the guest runs at full speed and a harvest scans the
- *    leaves, clearing the bits it found.
+ *    leaves, clearing the bits it found;
+ *  - a hardware log: where the CPU also logs the pages it sets D for
+ *    (Intel PML, SDM 29.3.6), a harvest drains the logs and clears the D
+ *    bits of just those pages, so nothing scans all of RAM.
  * Either way the 2 MiB leaves are split into 4 KiB ones while logging, so
  * a page is 4 KiB of traffic, not 2 MiB, and merged back when it stops.
  * Pages hopvm itself writes for the guest (string port input) are marked
@@ -26,6 +29,18 @@
 #include <hopvm/vm.h>
 
 #define NPT_W (1ull << 1) /* write permission: bit 1 of an NPT and of an EPT leaf */
+
+/* The best way the log may use (debug builds can turn it down with the
+ * `dirty-mode` command, so tests reach every way on the CPUs they have). */
+enum dirty_mode dirty_best = DIRTY_HW_LOG;
+
+const char *dirty_mode_name(enum dirty_mode m)
+{
+    static const char *const names[] = {
+        [DIRTY_WRITE_PROTECT] = "write protection", [DIRTY_D_BITS] = "D bits", [DIRTY_HW_LOG] = "PML",
+    };
+    return names[m];
+}
 
 static uint64_t bitmap_pages(uint64_t npages) { return (BITMAP_WORDS(npages) * 8 + PAGE_SIZE - 1) / PAGE_SIZE; }
 
@@ -48,11 +63,16 @@ int dirty_start(struct vm *vm, char *err, size_t n)
         d->bitmap = NULL;
         return ksnprintf(err, n, "out of memory for 4 KiB nested tables of '%s'", vm->name), -1;
     }
-    uint64_t dbit = b->npt_dirty_bit ? b->npt_dirty_bit() : 0;
-    d->mode = dbit ? DIRTY_D_BITS : DIRTY_WRITE_PROTECT;
+    uint64_t dbit = b->npt_dirty_bit && dirty_best != DIRTY_WRITE_PROTECT ? b->npt_dirty_bit() : 0;
+    if (!dbit)
+        d->mode = DIRTY_WRITE_PROTECT;
+    else if (dirty_best == DIRTY_HW_LOG && b->hw_log && b->hw_log(vm, true))
+        d->mode = DIRTY_HW_LOG;
+    else
+        d->mode = DIRTY_D_BITS;
     /* From here every write is seen: a page written before this point is
      * sent by the first round anyway. */
-    nested_pt_clear_bits(vm->npt, vm->ram_size, d->mode == DIRTY_D_BITS ? dbit : NPT_W);
+    nested_pt_clear_bits(vm->npt, vm->ram_size, dbit ? dbit : NPT_W);
     b->flush_nested(vm);
     d->faults = d->harvests = 0;
     d->on = true;
@@ -72,7 +92,13 @@ uint64_t dirty_harvest(struct vm *vm, uint64_t *out)
         return bitmap_fetch_clear(out, d->bitmap, d->npages);
     }
     /* Write protection: the pages the log holds are writable again; take
-     * them and protect them anew. */
+     * them and protect them anew. Hardware log: take what the CPU logged,
+     * and clear those pages' D bits so their next write is logged again. */
+    uint64_t rearm = NPT_W;
+    if (d->mode == DIRTY_HW_LOG) {
+        b->hw_log_drain(vm);
+        rearm = b->npt_dirty_bit();
+    }
     uint64_t words = BITMAP_WORDS(d->npages), moved = 0;
     for (uint64_t w = 0; w < words; w++) {
         if (!__atomic_load_n(&d->bitmap[w], __ATOMIC_RELAXED))
@@ -84,7 +110,7 @@ uint64_t dirty_harvest(struct vm *vm, uint64_t *out)
             bits &= bits - 1;
             uint64_t *leaf = nested_pt_leaf(vm->npt, gfn * PAGE_SIZE);
             if (leaf)
-                __atomic_fetch_and(leaf, ~NPT_W, __ATOMIC_ACQ_REL);
+                __atomic_fetch_and(leaf, ~rearm, __ATOMIC_ACQ_REL);
             moved++;
         }
     }
@@ -100,6 +126,8 @@ void dirty_stop(struct vm *vm)
     if (!d->on)
         return;
     d->on = false;
+    if (d->mode == DIRTY_HW_LOG)
+        b->hw_log(vm, false);
     if (vm->npt) {
         nested_pt_merge(vm->npt, (uint64_t)(uintptr_t)vm->ram, vm->ram_size, b->npt_leaf);
         b->flush_nested(vm);

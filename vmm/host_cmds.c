@@ -7,6 +7,7 @@
 #include <hopvm/mem.h>
 #include <hopvm/time.h>
 #include <hopvm/version.h>
+#include <hopvm/vm.h>
 #include <hopvm/x86.h>
 
 static const char *yn(bool b) { return b ? "yes" : "no"; }
@@ -172,6 +173,31 @@ static enum cmd_status cmd_poweroff(int argc, char **argv)
 }
 
 #ifdef HOPVM_DEBUG
+/* Debug builds: the best way the dirty log may track writes, so the tests
+ * reach write protection and D-bit scans on a CPU that has PML. */
+static enum cmd_status cmd_dirty_mode(int argc, char **argv)
+{
+    static const struct { const char *word; enum dirty_mode mode; } modes[] = {
+        {"auto", DIRTY_HW_LOG}, {"dbits", DIRTY_D_BITS}, {"wp", DIRTY_WRITE_PROTECT},
+    };
+    if (argc > 2) {
+        kprintf("error: dirty-mode takes one of auto, dbits, wp\n");
+        return CMD_USAGE;
+    }
+    for (size_t i = 0; argc == 2 && i < ARRAY_SIZE(modes); i++)
+        if (!strcmp(argv[1], modes[i].word)) {
+            dirty_best = modes[i].mode;
+            kprintf("dirty log: at best %s\n", dirty_mode_name(dirty_best));
+            return CMD_OK;
+        }
+    if (argc == 2) {
+        kprintf("error: unknown dirty mode '%s' (auto, dbits, wp)\n", argv[1]);
+        return CMD_USAGE;
+    }
+    kprintf("dirty log: at best %s\n", dirty_mode_name(dirty_best));
+    return CMD_OK;
+}
+
 static enum cmd_status cmd_crash(int argc, char **argv)
 {
     const char *kind = argc > 1 ? argv[1] : "pf";
@@ -206,6 +232,9 @@ static const struct cmd host_cmds[] = {
     {.name = "reboot", .usage = "", .help = "reset the machine", .run = cmd_reboot},
     {.name = "poweroff", .usage = "", .help = "power the machine off (ACPI S5)", .run = cmd_poweroff},
 #ifdef HOPVM_DEBUG
+    {.name = "dirty-mode", .usage = "[auto|dbits|wp]",
+     .help = "debug: the best way the dirty log may track writes (PML, D bits, write protection)",
+     .run = cmd_dirty_mode, .flags = CMD_DEBUG},
     {.name = "crash", .usage = "[pf|gp|ud|de]", .help = "fault the host on purpose to test the crash dump",
      .run = cmd_crash, .flags = CMD_DEBUG},
 #endif

@@ -113,8 +113,8 @@ static enum cmd_status vm_info(struct vm *vm)
          * fast as before (no 4 KiB split left, nothing write-protected). */
         struct nested_pt_shape sh;
         nested_pt_shape(vm->npt, vm->ram_size, &sh);
-        kprintf("nested:   %lu x 2 MiB, %lu x 4 KiB, %lu read-only; dirty log %s", sh.large, sh.small, sh.readonly,
-                vm->dirty.on ? (vm->dirty.mode == DIRTY_D_BITS ? "on (D bits)" : "on (write protection)") : "off");
+        kprintf("nested:   %lu x 2 MiB, %lu x 4 KiB, %lu read-only; dirty log %s%s", sh.large, sh.small, sh.readonly,
+                vm->dirty.on ? "on, " : "off", vm->dirty.on ? dirty_mode_name(vm->dirty.mode) : "");
         if (vm->throttle_pct)
             kprintf("; throttled to %u %% CPU", 100 - vm->throttle_pct);
         kprintf("\n");

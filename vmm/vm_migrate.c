@@ -103,6 +103,8 @@ int vm_mig_log_start(struct vm *vm, char *err, size_t n)
     return dirty_start(vm, err, n);
 }
 
+const char *vm_mig_dirty_mode(const struct vm *vm) { return dirty_mode_name(vm->dirty.mode); }
+
 uint64_t vm_mig_harvest(struct vm *vm, uint64_t *bitmap)
 {
     return vm->mig.lost ? 0 : dirty_harvest(vm, bitmap);

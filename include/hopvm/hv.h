@@ -34,6 +34,12 @@ struct hv_backend {
      * (docs/architecture.md, "Flushes"). SVM: TLB_CONTROL for the vCPU's
      * ASID; VMX: INVEPT single-context for the guest's EPTP. */
     void (*flush_nested)(struct vm *vm);
+    /* A log of written pages the CPU keeps itself (VT-x page-modification
+     * logging), so a harvest need not scan every leaf's dirty bit. on:
+     * true if the CPU keeps one for this guest now; drain: moves what it
+     * logged into vm->dirty (dirty_mark). NULL when the CPU has none. */
+    bool (*hw_log)(struct vm *vm, bool on);
+    void (*hw_log_drain)(struct vm *vm);
 };
 
 extern const struct hv_backend svm_backend;

@@ -23,6 +23,13 @@
  *  3. FINISH when nothing is dirty, or when the expected final pause
  *     (mig_conv_expected_downtime_ns) is within downtime_ns: QEMU's
  *     "pending size <= bandwidth * downtime-limit" test.
+ *  3a. Polish: under the target, another round is run while the guest
+ *     dirtied at most half of what the round that just ended carried
+ *     (the set still halves, so a round costs little and the pause
+ *     shrinks), at most MIG_CONV_POLISH_ROUNDS times. QEMU stops at the
+ *     first round under its threshold but then sends the rest with no
+ *     bandwidth limit; hopvm's link is the limit, so a smaller final
+ *     round is the way to a shorter pause.
  *  4. Progress: a round makes progress if its dirty count is below
  *     MIG_CONV_PROGRESS_PCT of the lowest count so far (the first round
  *     always does). After MIG_CONV_STALL_ROUNDS rounds in a row without,
@@ -57,6 +64,7 @@
 #define MIG_CONV_HARD_ROUNDS 1000u                /* rule 6 */
 #define MIG_CONV_SAMPLE_MIN_NS 5000000ull         /* 5 ms: rule 1 */
 #define MIG_CONV_SAMPLE_MIN_BYTES 65536ull        /* 64 KiB: rule 1 */
+#define MIG_CONV_POLISH_ROUNDS 5u                 /* rule 3a */
 #define MIG_CONV_PROGRESS_PCT 90u                 /* rule 4 */
 #define MIG_CONV_STALL_ROUNDS 3u                  /* rule 4 */
 #define MIG_CONV_THROTTLE_INITIAL 20u             /* rule 5, QEMU's defaults */
@@ -84,6 +92,7 @@ struct mig_conv {
     uint32_t stalled;             /* rounds in a row without progress */
     uint32_t throttle_pct;        /* 0..MIG_CONV_THROTTLE_MAX, never decreases */
     bool capped;                  /* the latest FINISH came from MIG_CONV_HARD_ROUNDS */
+    uint32_t polish;              /* rounds run under the target by rule 3a */
     uint64_t total_bytes, total_ns; /* all rounds, saturating */
     uint64_t pool_bytes, pool_ns; /* rounds too short to be a link sample yet */
 };

@@ -42,6 +42,10 @@ struct mig_source_ops {
     uint64_t (*harvest)(void *ctx, uint64_t *bitmap);
     void (*throttle)(void *ctx, unsigned pct);        /* withhold pct % of the guest's CPU */
     uint64_t (*now_ns)(void *ctx);                    /* a monotonic clock */
+    /* Everything queued so far has reached the peer (NULL: assume so). A
+     * round ends only then, so its time measures the link, and the final
+     * pause does not begin with the last round still on the wire. */
+    bool (*link_idle)(void *ctx);
 };
 
 struct mig_target_ops {

@@ -3,11 +3,11 @@
 #ifndef HOPVM_TELEPORT_H
 #define HOPVM_TELEPORT_H
 #include <hopvm/mig_session.h>
+#include <hopvm/tcp_task.h>
 
 #define TELEPORT_PORT STREAM_PORT
 
 struct vm;
-struct tcp_pcb;
 
 /* `teleport NAME --host H ...`: how to send. */
 struct teleport_opts {
@@ -24,7 +24,7 @@ struct teleport_opts {
 
 struct teleport {
     bool active, source;
-    struct tcp_pcb *lpcb, *pcb;
+    struct tcp_task tcp;         /* the connection (drivers/lwip/tcp_task.c) */
     struct mig_session s;
     struct vm *vm;               /* source: the guest until handed over; target: the shell */
     uint8_t *out, *in;           /* MIG_OUT_CAP and MIG_IN_CAP, allocated on first use */
@@ -33,12 +33,11 @@ struct teleport {
     uint16_t port;
     struct teleport_opts opts;   /* source */
     uint64_t *bitmap;            /* source, live: the session's round bitmap */
+    const char *dirty_mode;      /* source, live: how the dirty log tracks writes, once on */
     uint64_t bitmap_pages;
     uint64_t bw_Bps;
     bool bw_timer;
     uint64_t t0, t_stream, t_pause, t_handover, t_end;
-    uint64_t last_bytes;
-    unsigned idle_s;
 };
 extern struct teleport tp;      /* the current or last teleport (`info migrate`) */
 

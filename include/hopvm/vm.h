@@ -100,6 +100,7 @@ struct vcpu {
 enum dirty_mode {
     DIRTY_WRITE_PROTECT, /* leaves lose W; the write fault marks the page and gives W back */
     DIRTY_D_BITS,        /* the CPU sets the leaf's dirty bit; a harvest scans and clears them */
+    DIRTY_HW_LOG,        /* as D_BITS, but the CPU also logs each page it sets D for (VT-x PML) */
 };
 struct dirty_log {
     bool on;
@@ -197,6 +198,7 @@ const char *vm_mig_lost(const struct vm *vm);          /* NULL, or why it ended 
 const uint8_t *vm_mig_page(struct vm *vm, uint64_t gfn); /* NULL once lost */
 void vm_mig_pause(struct vm *vm);              /* the final round: it stops running */
 int vm_mig_log_start(struct vm *vm, char *err, size_t n);
+const char *vm_mig_dirty_mode(const struct vm *vm); /* "PML", "D bits", "write protection" */
 uint64_t vm_mig_harvest(struct vm *vm, uint64_t *bitmap);
 void vm_mig_throttle(struct vm *vm, unsigned pct);
 /* The teleport failed or was cancelled: logging off, full speed, running
@@ -217,6 +219,8 @@ void vm_incoming_abort(struct vm *vm, bool in_doubt);
 unsigned vm_cpuid_features(struct mig_cpuid_leaf *out, unsigned max);
 
 /* vmm/dirty.c: the dirty-page log. */
+extern enum dirty_mode dirty_best;
+const char *dirty_mode_name(enum dirty_mode m);
 int dirty_start(struct vm *vm, char *err, size_t n);
 /* Moves the pages dirtied since the last harvest into out (out |= log,
  * log = 0) and arms the log again; returns how many. */

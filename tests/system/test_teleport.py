@@ -16,7 +16,7 @@ from conftest import BUILD
 from test_net import free_port
 
 
-def pair(hopvm, relay=None, mem_b=256, dev="virtio-net-pci"):
+def pair(hopvm, relay=None, mem_b=256, dev="virtio-net-pci", image=None):
     if relay:
         net_a = f"socket,id=n0,connect=127.0.0.1:{relay.port_a}"
         net_b = f"socket,id=n0,connect=127.0.0.1:{relay.port_b}"
@@ -24,9 +24,9 @@ def pair(hopvm, relay=None, mem_b=256, dev="virtio-net-pci"):
         port = free_port()
         net_a = f"socket,id=n0,listen=127.0.0.1:{port}"
         net_b = f"socket,id=n0,connect=127.0.0.1:{port}"
-    a = hopvm(extra=("-netdev", net_a, "-device", f"{dev},netdev=n0,mac=52:54:00:00:00:01"))
+    a = hopvm(image=image, extra=("-netdev", net_a, "-device", f"{dev},netdev=n0,mac=52:54:00:00:00:01"))
     time.sleep(0.5)
-    b = hopvm(mem_mb=mem_b, extra=("-netdev", net_b, "-device", f"{dev},netdev=n0,mac=52:54:00:00:00:02"))
+    b = hopvm(image=image, mem_mb=mem_b, extra=("-netdev", net_b, "-device", f"{dev},netdev=n0,mac=52:54:00:00:00:02"))
     a.wait_prompt()
     b.wait_prompt()
     a.cmd("ip set eth0 192.168.77.1/24")
@@ -69,7 +69,9 @@ def test_teleport_counter_continues_on_the_target(hopvm):
     for vm in (a, b):
         info = vm.cmd("info migrate")
         assert "status                 completed" in info, info
-        assert re.search(r"RAM transferred\s+16384 KiB", info) and re.search(r"RAM remaining\s+0 KiB", info)
+        # Live: round 0 moved all 16 MiB, later rounds what the guest dirtied meanwhile.
+        assert int(re.search(r"RAM transferred\s+(\d+) KiB", info).group(1)) >= 16384, info
+        assert re.search(r"RAM remaining\s+0 KiB", info), info
         assert re.search(r"zero pages\s+\d{3,}", info) and re.search(r"downtime\s+\d+ ms", info)
 
 

@@ -378,18 +378,50 @@ static void test_simulated_grid(void)
            gave_up);
     /* The grid is not trivial: some runs give up, some converge. */
     CHECK(gave_up > 0 && converged > runs / 2);
-    /* A guest at a fifth of the link converges within a few rounds. */
+    /* A guest at a fifth of the link converges within a few rounds, plus
+     * at most MIG_CONV_POLISH_ROUNDS that each at least halved the rest. */
     struct sim r = simulate(1.25e8, 1.25e8 / 5 / PAGE, 65536, true);
-    CHECK(r.end == CONV_FINISH && !r.c.capped && r.rounds <= 4);
+    CHECK(r.end == CONV_FINISH && !r.c.capped && r.rounds <= 4 + MIG_CONV_POLISH_ROUNDS);
+    CHECK(r.c.polish <= MIG_CONV_POLISH_ROUNDS);
     r = simulate(1.25e8, 1.25e8 / 5 / PAGE, 65536, false);
-    CHECK(r.end == CONV_FINISH && r.rounds <= 4 && r.c.throttle_pct == 0);
+    CHECK(r.end == CONV_FINISH && r.rounds <= 4 + MIG_CONV_POLISH_ROUNDS && r.c.throttle_pct == 0);
     /* Three times the link: throttled until it fits. */
     r = simulate(1.25e8, 3 * 1.25e8 / PAGE, 65536, false);
     CHECK(r.end == CONV_FINISH && !r.c.capped && r.c.throttle_pct >= 70);
 }
 
+/* Rule 3a: under the target, another round while the rest still halves;
+ * FINISH once it does not, or after MIG_CONV_POLISH_ROUNDS such rounds. */
+static void test_polish(void)
+{
+    struct mig_conv c;
+    /* 10 MB/s link, 300 ms target: 1000 dirty pages (4 MB, 400 ms) is over,
+     * 100 pages (41 ms) under. */
+    mig_conv_init(&c, NULL, 0, 0);
+    CHECK(mig_conv_round_end(&c, 10000000, SEC, 1000, SEC) == CONV_NEXT_ROUND);
+    /* 1000 pages carried, 100 dirtied: halves, so once more. */
+    CHECK(mig_conv_round_end(&c, 1000 * PAGE, 1000 * PAGE * SEC / 10000000, 100, SEC / 2) == CONV_NEXT_ROUND);
+    CHECK_U64(c.polish, 1);
+    /* 100 carried, 60 dirtied: no longer halves: finish. */
+    CHECK(mig_conv_round_end(&c, 100 * PAGE, 100 * PAGE * SEC / 10000000, 60, SEC / 10) == CONV_FINISH);
+    /* Always halving: capped at MIG_CONV_POLISH_ROUNDS. */
+    mig_conv_init(&c, NULL, 0, 0);
+    CHECK(mig_conv_round_end(&c, 10000000, SEC, 4096, SEC) == CONV_NEXT_ROUND);
+    uint64_t pages = 4096, rounds = 0;
+    enum mig_conv_decision d;
+    do {
+        uint64_t next = pages / 3 + 1;
+        d = mig_conv_round_end(&c, pages * PAGE, pages * PAGE * SEC / 10000000, next, SEC / 10);
+        pages = next;
+        rounds++;
+    } while (d == CONV_NEXT_ROUND && rounds < 50);
+    CHECK(d == CONV_FINISH && c.polish == MIG_CONV_POLISH_ROUNDS && !c.capped);
+    CHECK(c.expected_downtime_ns <= c.p.downtime_ns);
+}
+
 int main(void)
 {
+    test_polish();
     test_defaults();
     test_link_estimate();
     test_dirty_rate();

@@ -6,6 +6,7 @@
 /* 16-bit fields */
 #define VMCS_VPID              0x0000
 #define VMCS_GUEST_ES_SEL      0x0800 /* ES, CS, SS, DS, FS, GS, LDTR, TR: +2 each */
+#define VMCS_PML_INDEX         0x0812 /* SDM Vol.3C 25.4.2 */
 #define VMCS_HOST_ES_SEL       0x0c00
 #define VMCS_HOST_CS_SEL       0x0c02
 #define VMCS_HOST_SS_SEL       0x0c04
@@ -17,6 +18,7 @@
 #define VMCS_IO_BITMAP_A       0x2000
 #define VMCS_IO_BITMAP_B       0x2002
 #define VMCS_MSR_BITMAP        0x2004
+#define VMCS_PML_ADDRESS       0x200e
 #define VMCS_TSC_OFFSET        0x2010
 #define VMCS_EPT_POINTER       0x201a
 #define VMCS_GUEST_PHYS_ADDR   0x2400
@@ -118,6 +120,7 @@
 #define PROC2_RDTSCP           (1u << 3)
 #define PROC2_VPID             (1u << 5)
 #define PROC2_UNRESTRICTED     (1u << 7)
+#define PROC2_PML              (1u << 17)
 #define EXIT_HOST_64           (1u << 9)
 #define EXIT_SAVE_PAT          (1u << 18)
 #define EXIT_LOAD_PAT          (1u << 19)
@@ -150,6 +153,7 @@
 #define VMX_EXIT_INVEPT        50
 #define VMX_EXIT_PREEMPT_TIMER 52
 #define VMX_EXIT_INVVPID       53
+#define VMX_EXIT_PML_FULL      62
 #define VMX_EXIT_REASON_MASK   0xffff
 #define VMX_EXIT_ENTRY_FAIL    (1u << 31)
 

@@ -89,6 +89,9 @@ static int vmx_cpu_enable(char *err, size_t n)
     if (!(ept & EPT_CAP_WB) || !(ept & EPT_CAP_2M))
         return ksnprintf(err, n, "EPT lacks write-back memory or 2 MiB pages"), -1;
     caps.ept_ad = ept & EPT_CAP_AD;
+    /* PML logs only where the CPU sets EPT dirty bits (SDM Vol.3C 29.3.6);
+     * it is turned on per vCPU while the dirty log runs, not here. */
+    caps.pml = caps.ept_ad && ((rdmsr(MSR_VMX_PROCBASED2) >> 32) & PROC2_PML);
     caps.cr0_fixed0 = rdmsr(MSR_VMX_CR0_FIXED0);
     caps.cr0_fixed1 = rdmsr(MSR_VMX_CR0_FIXED1);
     caps.cr4_fixed0 = rdmsr(MSR_VMX_CR4_FIXED0);
@@ -247,6 +250,7 @@ static void vmx_vcpu_destroy(struct vcpu *v)
         current_vmcs = NULL;
     if (msr_owner == v)
         msr_owner = NULL;
+    vmx_pml_free(v);
     fpu_forget(v);
     page_free(x->vmcs, 1);
     x->vmcs = NULL;
@@ -383,4 +387,6 @@ const struct hv_backend vmx_backend = {
     .npt_leaf = EPT_MEMTYPE_WB,
     .npt_dirty_bit = vmx_npt_dirty_bit,
     .flush_nested = vmx_flush_nested,
+    .hw_log = vmx_pml,
+    .hw_log_drain = vmx_pml_drain,
 };

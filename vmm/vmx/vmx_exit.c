@@ -84,6 +84,10 @@ bool vmx_decode(struct vcpu *v, struct vm_exit *e, const struct vmx_caps *c)
     }
     if (basic == VMX_EXIT_CR_ACCESS && cr_access(v, q, c))
         return false;
+    if (basic == VMX_EXIT_PML_FULL) { /* SDM Vol.3C 29.3.6: the log is full, nothing else happened */
+        vmx_pml_drain_vcpu(v);
+        return false;
+    }
     if (basic == VMX_EXIT_INVD) { /* would drop dirty host lines: do nothing */
         v->rip += vmx_read(VMCS_EXIT_INSN_LEN);
         return false;

@@ -10,6 +10,7 @@
 struct vmx_caps {
     uint32_t pin, proc, proc2, exit, entry;
     bool entry_ia32e_ok, ept_ad;
+    bool pml;               /* page-modification logging may be turned on (with EPT A/D) */
     uint32_t preempt_ticks; /* VMX-preemption timer per entry, 0: not used */
     uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
 };
@@ -21,6 +22,7 @@ struct vmx_vcpu {
     bool used;
     uint64_t cr2;   /* VMX does not switch CR2 (SDM Vol.3C 27.3.1): hopvm does */
     bool flush_ept; /* INVEPT owed before the next entry (flush_nested) */
+    uint64_t *pml;  /* the page-modification log while the dirty log uses it, else NULL */
     uint64_t msrs[LAZY_MSRS];
 };
 
@@ -88,5 +90,10 @@ void vmx_set_state(struct vcpu *v, const struct vcpu_state *s);
  * backend handled it and the guest just continues. */
 bool vmx_decode(struct vcpu *v, struct vm_exit *e, const struct vmx_caps *c);
 void vmx_entry_failure(struct vcpu *v, struct vm_exit *e, uint32_t insn_error);
+/* vmx_pml.c */
+bool vmx_pml(struct vm *vm, bool on);
+void vmx_pml_drain(struct vm *vm);
+void vmx_pml_drain_vcpu(struct vcpu *v);
+void vmx_pml_free(struct vcpu *v);
 
 #endif
