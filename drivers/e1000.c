@@ -117,9 +117,12 @@ static bool tx_full(struct e1000 *e) { return (e->tx_tail + 1) % TX_RING == e->t
 
 static void e1000_flush(struct nic *n);
 
-static int e1000_send(struct nic *n, const void *frame, size_t len)
+static int e1000_sendv(struct nic *n, const struct nic_frag *frags, unsigned nfrags)
 {
     struct e1000 *e = n->priv;
+    size_t len = 0;
+    for (unsigned k = 0; k < nfrags; k++)
+        len += frags[k].len;
     if (tx_full(e)) {
         /* A full ring under a bulk send: ring the doorbell and give the
          * device up to TX_WAIT_US to free a slot, rather than drop. */
@@ -134,7 +137,9 @@ static int e1000_send(struct nic *n, const void *frame, size_t len)
         return -1;
     }
     unsigned i = e->tx_tail;
-    memcpy(e->tx_buf + (size_t)i * BUF_SIZE, frame, len);
+    uint8_t *b = e->tx_buf + (size_t)i * BUF_SIZE;
+    for (unsigned k = 0; k < nfrags; b += frags[k].len, k++)
+        memcpy(b, frags[k].data, frags[k].len);
     size_t padded = len < ETH_MIN_FRAME ? ETH_MIN_FRAME : len;
     if (padded > len)
         memset(e->tx_buf + (size_t)i * BUF_SIZE + len, 0, padded - len);
@@ -147,6 +152,12 @@ static int e1000_send(struct nic *n, const void *frame, size_t len)
     n->stats.tx_frames++;
     n->stats.tx_bytes += len;
     return 0;
+}
+
+static int e1000_send(struct nic *n, const void *frame, size_t len)
+{
+    const struct nic_frag f = {frame, len};
+    return e1000_sendv(n, &f, 1);
 }
 
 static void e1000_flush(struct nic *n)
@@ -194,7 +205,7 @@ static bool e1000_link_up(struct nic *n)
 }
 
 static const struct nic_ops e1000_ops = {
-    .send = e1000_send, .flush = e1000_flush, .poll = e1000_poll, .link_up = e1000_link_up,
+    .send = e1000_send, .sendv = e1000_sendv, .flush = e1000_flush, .poll = e1000_poll, .link_up = e1000_link_up,
 };
 
 /* One word of the EEPROM, or -1. */

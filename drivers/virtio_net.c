@@ -148,10 +148,13 @@ static void tx_reap(struct vq *q)
     }
 }
 
-static int vnet_send(struct nic *n, const void *frame, size_t len)
+static int vnet_sendv(struct nic *n, const struct nic_frag *frags, unsigned nfrags)
 {
     struct vnet *v = n->priv;
     struct vq *q = &v->q[TXQ];
+    size_t len = 0;
+    for (unsigned k = 0; k < nfrags; k++)
+        len += frags[k].len;
     tx_reap(q);
     if (q->nfree == 0) {
         /* A full ring under a bulk send: notify the device and give it up
@@ -169,12 +172,20 @@ static int vnet_send(struct nic *n, const void *frame, size_t len)
     uint16_t d = q->free_ids[--q->nfree];
     uint8_t *b = q->buf + (size_t)d * BUF_SIZE;
     memset(b, 0, NET_HDR_LEN);
-    memcpy(b + NET_HDR_LEN, frame, len);
+    b += NET_HDR_LEN;
+    for (unsigned k = 0; k < nfrags; b += frags[k].len, k++)
+        memcpy(b, frags[k].data, frags[k].len);
     q->desc[d].len = (uint32_t)(NET_HDR_LEN + len);
     publish(q, d);
     n->stats.tx_frames++;
     n->stats.tx_bytes += len;
     return 0;
+}
+
+static int vnet_send(struct nic *n, const void *frame, size_t len)
+{
+    const struct nic_frag f = {frame, len};
+    return vnet_sendv(n, &f, 1);
 }
 
 static void vnet_flush(struct nic *n)
@@ -215,7 +226,7 @@ static bool vnet_link_up(struct nic *n)
 }
 
 static const struct nic_ops vnet_ops = {
-    .send = vnet_send, .flush = vnet_flush, .poll = vnet_poll, .link_up = vnet_link_up,
+    .send = vnet_send, .sendv = vnet_sendv, .flush = vnet_flush, .poll = vnet_poll, .link_up = vnet_link_up,
 };
 
 static int find_cfg(struct pci_dev *d, uint8_t type, uint64_t *addr, uint32_t *extra)

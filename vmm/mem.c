@@ -62,13 +62,18 @@ int host_mem_init(const struct boot_info *bi, uint64_t mapped_top)
     return 0;
 }
 
-void *page_alloc(uint64_t pages, uint64_t align)
+void *page_alloc_unzeroed(uint64_t pages, uint64_t align)
 {
     uint64_t pa = pmm_alloc(&pmm, pages, align / PAGE_SIZE);
-    if (pa == PMM_FAIL)
-        return 0;
-    memset((void *)(uintptr_t)pa, 0, pages * PAGE_SIZE);
-    return (void *)(uintptr_t)pa;
+    return pa == PMM_FAIL ? 0 : (void *)(uintptr_t)pa;
+}
+
+void *page_alloc(uint64_t pages, uint64_t align)
+{
+    void *p = page_alloc_unzeroed(pages, align);
+    if (p)
+        memset(p, 0, pages * PAGE_SIZE);
+    return p;
 }
 
 void page_free(void *p, uint64_t pages)

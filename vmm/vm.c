@@ -147,15 +147,18 @@ static int load_kernel(struct vm *vm, struct load_result *lr, char *err, size_t 
 }
 
 /* Everything a run holds except the kernel: RAM, nested tables, vCPUs,
- * the log and the devices. Used by vm_start and by an incoming teleport. */
-int vm_prepare(struct vm *vm, char *err, size_t n)
+ * the log and the devices. Used by vm_start and by an incoming teleport,
+ * whose round 0 writes every page before the guest may run (the target
+ * refuses to commit otherwise), so its RAM need not be zeroed first:
+ * zeroing 32 MiB took 174 ms of each teleport's set-up under QEMU TCG. */
+int vm_prepare(struct vm *vm, bool zero_ram, char *err, size_t n)
 {
     const struct hv_backend *b = hv();
     if (!b)
         return ksnprintf(err, n, "no hardware virtualization: %s", hv_error()), -1;
     const struct cfg_vm *d = vm->def;
     vm->ram_size = d->memory;
-    vm->ram = page_alloc(d->memory / PAGE_SIZE, MiB(2));
+    vm->ram = zero_ram ? page_alloc(d->memory / PAGE_SIZE, MiB(2)) : page_alloc_unzeroed(d->memory / PAGE_SIZE, MiB(2));
     if (!vm->ram) {
         struct mem_stats ms;
         mem_get_stats(&ms);
@@ -201,7 +204,7 @@ int vm_start(struct vm *vm, char *err, size_t n)
         return ksnprintf(err, n, "'%s' is already %s", vm->name,
                          vm->mig.migrating ? "being teleported" : vm_state_name(vm->state)), -1;
     bool had_log = vm->log != NULL;
-    if (vm_prepare(vm, err, n) != 0)
+    if (vm_prepare(vm, true, err, n) != 0)
         return -1;
     struct load_result lr;
     if (load_kernel(vm, &lr, err, n) != 0) {

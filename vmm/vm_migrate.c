@@ -161,7 +161,7 @@ struct vm *vm_incoming(const struct mig_vmdef *d, char *err, size_t n)
     vm->mig.prev_def = fresh ? NULL : vm->def;
     vm->def = c;
     vm->mig.incoming_new = fresh;
-    if (vm_prepare(vm, err, n) != 0) {
+    if (vm_prepare(vm, false, err, n) != 0) {
         if (fresh)
             vm_drop_slot(vm);
         return NULL;

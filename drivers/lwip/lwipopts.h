@@ -12,11 +12,25 @@
 #define MEM_ALIGNMENT 8
 /* The heap and every pool live in pages from hopvm's allocator (set up by
  * net_start before lwip_init), not in the image: the gnu-efi linker
- * script stores .bss as zeros in the file. */
+ * script stores .bss as zeros in the file. The heap is the port's
+ * (heap.c: a free list per power-of-two size, O(1)), not mem.c's,
+ * whose first-fit walk over every block took a quarter of a bulk sender's
+ * time with hundreds of TCP segments queued. MEM_SIZE is its arena. */
+#include <stddef.h>
 #define MEM_SIZE (16 * 1024 * 1024)
 #define MEMP_MEM_MALLOC 1
-extern unsigned char *lwip_heap;
-#define LWIP_RAM_HEAP_POINTER lwip_heap
+#define MEM_LIBC_MALLOC 1
+void *lwip_port_malloc(size_t size);
+void *lwip_port_calloc(size_t count, size_t size);
+void lwip_port_free(void *p);
+void lwip_port_heap(unsigned char *arena, size_t size); /* heap.c: the arena to carve */
+#define mem_clib_malloc lwip_port_malloc
+#define mem_clib_calloc lwip_port_calloc
+#define mem_clib_free lwip_port_free
+/* The Internet checksum 32 bits at a time (chksum.c); lwIP's default
+ * sums 16-bit words. */
+unsigned short lwip_port_chksum(const void *data, int len);
+#define LWIP_CHKSUM lwip_port_chksum
 #define MEMP_NUM_PBUF 1024
 #define MEMP_NUM_TCP_PCB 16
 #define MEMP_NUM_TCP_SEG 2048

@@ -19,16 +19,31 @@
 
 static struct netif netifs[NIC_MAX];
 static bool started;
-unsigned char *lwip_heap;
 
+/* ---- the netif ----------------------------------------------------------- */
+
+/* The frame goes from lwIP's pbuf chain (headers, then the data that
+ * tcp_write copied) straight into the driver's transmit buffer. */
 static err_t linkoutput(struct netif *ni, struct pbuf *p)
 {
     struct nic *n = ni->state;
-    uint8_t frame[ETH_MAX_FRAME];
-    if (p->tot_len > sizeof(frame))
+    struct nic_frag f[NIC_MAX_FRAGS];
+    unsigned nf = 0;
+    if (p->tot_len > ETH_MAX_FRAME)
         return ERR_BUF;
-    pbuf_copy_partial(p, frame, p->tot_len, 0);
-    return n->ops->send(n, frame, p->tot_len) == 0 ? ERR_OK : ERR_MEM;
+    struct pbuf *q = p;
+    for (; q && nf < NIC_MAX_FRAGS; q = q->next)
+        if (q->len)
+            f[nf++] = (struct nic_frag){q->payload, q->len};
+    int r;
+    if (!q) {
+        r = n->ops->sendv(n, f, nf);
+    } else { /* a longer chain: gather it here first */
+        uint8_t frame[ETH_MAX_FRAME];
+        pbuf_copy_partial(p, frame, p->tot_len, 0);
+        r = n->ops->send(n, frame, p->tot_len);
+    }
+    return r == 0 ? ERR_OK : ERR_MEM;
 }
 
 static err_t netif_setup(struct netif *ni)
@@ -66,14 +81,13 @@ void net_start(void)
 {
     if (!nic_count())
         return; /* no NIC: no stack, no 16 MiB heap */
-    /* lwIP's heap: MEM_SIZE plus its own bookkeeping (mem.c MEM_SIZE_ALIGNED
-     * + 2 * SIZEOF_STRUCT_MEM); one extra page covers it. */
-    uint64_t pages = (MEM_SIZE + PAGE_SIZE) / PAGE_SIZE;
-    lwip_heap = page_alloc(pages, 0);
-    if (!lwip_heap) {
+    /* lwIP's heap: the arena lwip_port_malloc carves (heap.c). */
+    uint8_t *arena = page_alloc(MEM_SIZE / PAGE_SIZE, 0);
+    if (!arena) {
         kprintf("net: out of memory for the TCP/IP heap; networking is off\n");
         return;
     }
+    lwip_port_heap(arena, MEM_SIZE);
     lwip_init();
     struct nic *n;
     for (unsigned i = 0; (n = nic_at(i)); i++) {

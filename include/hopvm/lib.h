@@ -18,8 +18,12 @@
 #define PAGE_SHIFT 12
 
 #ifndef HOPVM_HOSTED
-void *memset(void *d, int c, size_t n);
-void *memcpy(void *d, const void *s, size_t n);
+/* vmm/lib/string.c: rep movs/stos based. The assembler names keep them
+ * apart from gnu-efi's byte-loop memcpy and memset (libefi's init.o,
+ * linked for InitializeLib); GCC's own calls in files that see these
+ * declarations go to the same names. */
+void *memset(void *d, int c, size_t n) __asm__("hop_memset");
+void *memcpy(void *d, const void *s, size_t n) __asm__("hop_memcpy");
 void *memmove(void *d, const void *s, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
 size_t strlen(const char *s);

@@ -21,6 +21,9 @@ int host_mem_init(const struct boot_info *bi, uint64_t mapped_top);
 /* Zero-filled, contiguous, aligned to align bytes (a power of two >= 4 KiB
  * or 0). Returns the physical (= virtual) address, or 0 when out of memory. */
 void *page_alloc(uint64_t pages, uint64_t align);
+/* The same, left as it was: only for memory every byte of which is
+ * written before anything reads it (an incoming guest's RAM). */
+void *page_alloc_unzeroed(uint64_t pages, uint64_t align);
 void page_free(void *p, uint64_t pages);
 void mem_get_stats(struct mem_stats *s);
 /* Prints the firmware memory map as hopvm classified it. */

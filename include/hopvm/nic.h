@@ -12,9 +12,19 @@
 
 struct nic;
 
+/* A piece of a frame: the network stack's buffers are chains, and the
+ * driver gathers them straight into its transmit buffer (one copy). */
+struct nic_frag {
+    const void *data;
+    size_t len;
+};
+#define NIC_MAX_FRAGS 16
+
 struct nic_ops {
     /* Queues one frame (copied); -1 if the transmit ring is full. */
     int (*send)(struct nic *n, const void *frame, size_t len);
+    /* The same for a frame in nfrags pieces (at most NIC_MAX_FRAGS). */
+    int (*sendv)(struct nic *n, const struct nic_frag *frags, unsigned nfrags);
     /* Hands queued frames to the hardware (one doorbell for a batch). */
     void (*flush)(struct nic *n);
     /* Reaps finished transmits, delivers received frames to n->rx, and

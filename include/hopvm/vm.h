@@ -156,7 +156,7 @@ void vm_init_all(const struct config *cfg);
 struct vm *vm_find(const char *name);
 struct vm *vm_at(unsigned i);   /* NULL past the end */
 int vm_start(struct vm *vm, char *err, size_t n);
-int vm_prepare(struct vm *vm, char *err, size_t n);
+int vm_prepare(struct vm *vm, bool zero_ram, char *err, size_t n);
 struct vm *vm_new_slot(const char *name);
 void vm_drop_slot(struct vm *vm);
 void vm_stop(struct vm *vm);
