@@ -13,6 +13,7 @@ import pytest
 
 import conftest
 from conftest import BUILD, have
+from test_live import more_passes_ok
 from test_net import free_port
 
 SAVE = BUILD / "tools" / "hopvm-save"
@@ -70,21 +71,6 @@ def test_saved_on_svm_restored_on_vmx(hopvm, tmp_path):
     assert got == list(range(len(got))) and got[-1] > last + 1, (last, got[-5:])
 
 
-def live_passes(vm, name):
-    return re.findall(r"memtouch: pass (\d+) verified 8 MiB checksum [0-9a-f]{8} (\w+)",
-                      vm.cmd(f"vm log {name}", timeout=60))
-
-
-def wait_passes_ok(vm, name, n, timeout):
-    before = len(live_passes(vm, name))
-    deadline = time.monotonic() + timeout
-    while len(live_passes(vm, name)) < before + n and time.monotonic() < deadline:
-        time.sleep(3)
-    got = live_passes(vm, name)
-    assert len(got) >= before + n, got[-3:]
-    assert all(ok == "ok" for _, ok in got), [p for p in got if p[1] != "ok"]
-
-
 @pytest.mark.skipif(not have("bochs"), reason="bochs not installed")
 def test_live_from_vmx_each_dirty_mode(hopvm, monkeypatch):
     """memtouch (four ways of writing, 50 pages/s: Bochs's link moves well under 1 MB/s) live-teleported from
@@ -107,7 +93,7 @@ def test_live_from_vmx_each_dirty_mode(hopvm, monkeypatch):
     for mode, shown in (("auto", "PML"), ("dbits", "D bits"), ("wp", "write protection")):
         assert f"at best {shown}" in a.cmd(f"dirty-mode {mode}", timeout=60)
         a.cmd("vm start mtmix50", timeout=60)
-        wait_passes_ok(a, "mtmix50", 2, timeout=300)
+        more_passes_ok(a, "mtmix50", 2, timeout=300)
         b.send("teleport listen\r")
         b.expect("waiting for a guest", timeout=60)
         out = a.cmd(f"teleport mtmix50 --host 10.0.2.2 --port {hp}", timeout=900)
@@ -117,7 +103,7 @@ def test_live_from_vmx_each_dirty_mode(hopvm, monkeypatch):
         assert int(re.search(r"^rounds\s+(\d+)", info, re.M).group(1)) >= 2, info
         b.expect("it runs here", timeout=120)
         b.wait_prompt()
-        wait_passes_ok(b, "mtmix50", 3, timeout=120)
+        more_passes_ok(b, "mtmix50", 3, timeout=120)
         b.cmd("vm stop mtmix50")  # the next one arrives in its place
 
 
@@ -138,7 +124,7 @@ def test_live_from_svm_to_vmx(hopvm):
     a.cmd("ip set eth0 10.0.2.15/24 gw 10.0.2.2")
     b.cmd("ip set eth0 10.0.2.15/24 gw 10.0.2.2", timeout=60)
     a.cmd("vm start mtslow")
-    wait_passes_ok(a, "mtslow", 2, timeout=120)
+    more_passes_ok(a, "mtslow", 2, timeout=120)
     b.send("teleport listen\r")
     b.expect("waiting for a guest", timeout=60)
     out = a.cmd(f"teleport mtslow --host 10.0.2.2 --port {hp}", timeout=900)
@@ -146,4 +132,4 @@ def test_live_from_svm_to_vmx(hopvm):
     assert re.search(r"^dirty tracking\s+write protection", a.cmd("info migrate"), re.M)
     b.expect("it runs here", timeout=300)
     b.wait_prompt(timeout=60)
-    wait_passes_ok(b, "mtslow", 3, timeout=600)
+    more_passes_ok(b, "mtslow", 3, timeout=600)

@@ -31,7 +31,8 @@ def nested(vm, name):
 
 
 def passes(vm, name):
-    return re.findall(r"memtouch: pass (\d+) verified 8 MiB checksum [0-9a-f]{8} (\w+)", vm.cmd(f"vm log {name}"))
+    return re.findall(r"memtouch: pass (\d+) verified 8 MiB checksum [0-9a-f]{8} (\w+)",
+                      vm.cmd(f"vm log {name}", timeout=60))
 
 
 def more_passes_ok(vm, name, n=2, timeout=120):
@@ -44,7 +45,7 @@ def more_passes_ok(vm, name, n=2, timeout=120):
     got = passes(vm, name)
     assert len(got) >= before + n, got[-3:]
     assert all(ok == "ok" for _, ok in got), [p for p in got if p[1] != "ok"]
-    assert "bad pages" not in vm.cmd(f"vm log {name}")
+    assert "bad pages" not in vm.cmd(f"vm log {name}", timeout=60)
     return got
 
 
