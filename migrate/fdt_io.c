@@ -201,18 +201,27 @@ int rd_node(struct tree_rd *r, const char *path)
     return off;
 }
 
+/* A property's value and length, or NULL with the reason (missing, or a
+ * broken tree). */
+static const uint8_t *prop(struct tree_rd *r, int node, const char *name, int *n)
+{
+    const uint8_t *p = fdt_getprop(r->fdt, node, name, n);
+    if (!p) {
+        if (*n == -FDT_ERR_NOTFOUND)
+            rd_fail(r, "property '%s' missing", name);
+        else
+            rd_bad_tree(r, *n);
+    }
+    return p;
+}
+
 /* The value of a property of exactly want bytes, or NULL with the reason. */
 const uint8_t *rd_exact(struct tree_rd *r, int node, const char *name, int want)
 {
     int n;
-    const uint8_t *p = fdt_getprop(r->fdt, node, name, &n);
-    if (!p) {
-        if (n == -FDT_ERR_NOTFOUND)
-            rd_fail(r, "property '%s' missing", name);
-        else
-            rd_bad_tree(r, n);
+    const uint8_t *p = prop(r, node, name, &n);
+    if (!p)
         return NULL;
-    }
     if (n != want) {
         rd_fail(r, "property '%s' is %d bytes, expected %d", name, n, want);
         return NULL;
@@ -224,14 +233,9 @@ const uint8_t *rd_exact(struct tree_rd *r, int node, const char *name, int want)
 const uint8_t *rd_upto(struct tree_rd *r, int node, const char *name, size_t max, size_t *len)
 {
     int n;
-    const uint8_t *p = fdt_getprop(r->fdt, node, name, &n);
-    if (!p) {
-        if (n == -FDT_ERR_NOTFOUND)
-            rd_fail(r, "property '%s' missing", name);
-        else
-            rd_bad_tree(r, n);
+    const uint8_t *p = prop(r, node, name, &n);
+    if (!p)
         return NULL;
-    }
     if ((size_t)n > max) {
         rd_fail(r, "property '%s' is %d bytes, at most %zu", name, n, max);
         return NULL;

@@ -14,7 +14,7 @@
 #include <hopvm/lib.h>
 #include <hopvm/mig_session.h>
 
-static bool page_is_zero(const uint8_t *p)
+bool mig_page_is_zero(const uint8_t *p)
 {
     const uint64_t *w = (const uint64_t *)p;
     for (size_t i = 0; i < RAM_PAGE_SIZE / 8; i++)
@@ -65,14 +65,14 @@ static void ram_record(struct mig_session *s)
     const uint8_t *p = page(s, g);
     if (!p)
         return;
-    bool zero = (s->caps & CAP_ZERO_RUNS) && page_is_zero(p);
+    bool zero = (s->caps & CAP_ZERO_RUNS) && mig_page_is_zero(p);
     uint64_t limit = zero ? MIN(s->st.round_left, (uint64_t)UINT32_MAX) : MIN(s->st.round_left, DATA_RECORD_PAGES);
     uint8_t *data = b + RAM_HDR_LEN;
     /* Consecutive pages of this round, all zero or all with data. */
     while (r.count < limit && next_page(s, g) == g) {
         if (r.count && !(p = page(s, g)))
             return;
-        bool z = (s->caps & CAP_ZERO_RUNS) && (r.count == 0 ? zero : page_is_zero(p));
+        bool z = (s->caps & CAP_ZERO_RUNS) && (r.count == 0 ? zero : mig_page_is_zero(p));
         if (z != zero)
             break;
         if (!zero)

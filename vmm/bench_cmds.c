@@ -8,6 +8,7 @@
 #include <hopvm/lib.h>
 #include <hopvm/mem.h>
 #include <hopvm/mig_auth.h>
+#include <hopvm/mig_session.h>
 #include <hopvm/time.h>
 #include <hopvm/x86.h>
 #include "bearssl_block.h"
@@ -40,15 +41,6 @@ static uint8_t *src_buf, *dst_buf;
 static uint8_t mig_key[MIG_HASH_LEN] = {1, 2, 3};
 static volatile uint64_t sink; /* results the compiler must not drop */
 
-/* migrate/source.c's page_is_zero, copied so it is measured as it is. */
-static bool page_is_zero(const uint8_t *p)
-{
-    const uint64_t *w = (const uint64_t *)p;
-    for (size_t i = 0; i < PAGE_SIZE / 8; i++)
-        if (w[i])
-            return false;
-    return true;
-}
 
 /* Each does one MiB's worth of work. */
 static void op_memcpy_pages(void)
@@ -67,7 +59,7 @@ static void op_memcmp(void) { sink += (uint64_t)memcmp(dst_buf, src_buf, MIG_BUF
 static void op_zero_check(void)
 {
     for (size_t i = 0; i < MIG_PAGES; i++)
-        sink += page_is_zero(dst_buf + i * PAGE_SIZE);
+        sink += mig_page_is_zero(dst_buf + i * PAGE_SIZE);
 }
 static void digest(const uint8_t *key)
 {
@@ -117,7 +109,7 @@ static const struct {
     {"memmove", "move 1 MiB down by 8 bytes (session.c's queue)", op_memmove, false},
     {"memset", "clear 1 MiB", op_memset, false},
     {"memcmp", "compare 1 MiB of equal bytes", op_memcmp, false},
-    {"zero-check", "page_is_zero over zero pages (source.c)", op_zero_check, true},
+    {"zero-check", "mig_page_is_zero over zero pages (source.c)", op_zero_check, true},
     {"sha256", "mig_digest, unkeyed (saved files)", op_sha256, false},
     {"hmac-sha256", "mig_digest, keyed (every teleported byte)", op_hmac, false},
     {"poly1305", "Poly1305 MAC (BearSSL ctmul), for comparison", op_poly1305, false},

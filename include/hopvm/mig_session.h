@@ -161,6 +161,8 @@ const char *mig_phase_name(enum mig_phase p);
 void mig_source_fill(struct mig_session *s);
 void mig_source_record(struct mig_session *s);
 void mig_target_record(struct mig_session *s);
+/* migrate/source.c: whether a 4 KiB page is all zero (a zero run). */
+bool mig_page_is_zero(const uint8_t *p);
 /* migrate/session.c: shared by the roles. Internal. */
 uint8_t *mig_queue_begin(struct mig_session *s, size_t body_max);
 void mig_queue_end(struct mig_session *s, uint32_t type, size_t body_len, bool digest);
