@@ -219,7 +219,7 @@ fuzz: $(FUZZ_BINS)
 # --- everything -------------------------------------------------------------
 # One command, one summary line: pytest runs the unit binaries, a bounded
 # fuzz pass of each target, and the system tests that boot hopvm in QEMU.
-test: $(BUILD)/hopvm.img $(BUILD)/test.img $(UNIT_BINS) $(FUZZ_BINS) $(GUEST_FILES) $(HOST_TOOL_BINS)
+test: $(BUILD)/hopvm.img $(BUILD)/test.img $(UNIT_BINS) $(FUZZ_BINS) $(GUEST_FILES) $(HOST_TOOL_BINS) $(NODELAY_SO)
 	HOPVM_BUILD=$(abspath $(BUILD)) FUZZ_RUNS=$(FUZZ_RUNS) $(PYTHON) -m pytest -v tests
 
 # The showcase: two hopvm instances on one virtual wire; `counter` is
@@ -238,7 +238,7 @@ help:
 	@echo "make test        every test: unit, fuzz smoke, system tests in QEMU and Bochs"
 	@echo "make demo        two hopvm on one virtual wire; a guest teleported from A to B"
 	@echo "make image       build/hopvm.img, the bootable USB image"
-	@echo "make host-tools  build/tools: hopvm-save, hopvm-restore, hopvm-stream, nettest-host"
+	@echo "make host-tools  build/tools: hopvm-save, hopvm-restore, hopvm-stream, nettest-host, libnodelay.so"
 	@echo "make setup       install/fetch what the build needs (the others do it when missing)"
 	@echo "make fuzz        run each fuzz target FUZZ_SECONDS (default 60)"
 	@echo "make clean       remove build/"

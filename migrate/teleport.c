@@ -208,6 +208,8 @@ void teleport_pump(void)
         mig_advance(&tp.s, n);
     }
     tcp_task_output(&tp.tcp);
+    if (!tp.t_sent && tp.s.phase >= MIG_COMMIT && tp.s.out_off == tp.s.out_len && tp.s.phase != MIG_FAILED)
+        tp.t_sent = time_ns(); /* where the downtime splits: sending, then the peer's answer */
     if (!tp.t_stream && tp.s.phase >= MIG_STREAM)
         tp.t_stream = time_ns(); /* set-up (connect, handshake, offer) is over */
     if (mig_finished(&tp.s) || (!tp.tcp.pcb && tp.s.phase >= MIG_DONE))
@@ -285,7 +287,7 @@ static void start(bool source, const char *password)
     else
         mig_target_init(&tp.s, &tgt_ops, NULL, password, host_name(), nonce, tp.out, tp.in);
     tp.t0 = time_ns();
-    tp.t_pause = tp.t_handover = tp.t_stream = 0;
+    tp.t_pause = tp.t_handover = tp.t_stream = tp.t_sent = 0;
     tp.dirty_mode = NULL;
 }
 

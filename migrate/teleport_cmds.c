@@ -203,6 +203,14 @@ static enum cmd_status cmd_info(int argc, char **argv)
     fixed2("total time", ns / 10000000, " s");
     if (tp.t_handover && tp.t_pause && tp.t_handover >= tp.t_pause)
         kprintf("%-22s %lu ms\n", "downtime", (tp.t_handover - tp.t_pause) / 1000000);
+    if (tp.t_handover && tp.t_sent >= tp.t_pause && tp.t_handover >= tp.t_sent) {
+        /* Where the pause went: this side's part, then waiting on the peer. */
+        kprintf("%-22s %s ", "downtime split", tp.source ? "sending" : "receiving");
+        kprint_x100((tp.t_sent - tp.t_pause) / 10000);
+        kprintf(" ms, %s ", tp.source ? "until COMMIT_READY" : "until COMMIT");
+        kprint_x100((tp.t_handover - tp.t_sent) / 10000);
+        kprintf(" ms\n");
+    }
     return CMD_OK;
 }
 

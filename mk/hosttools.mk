@@ -4,6 +4,8 @@
 #   hopvm-save, hopvm-restore  a teleport target into a file / a source from one
 #   hopvm-stream               dumps a saved file's records
 #   nettest-host               nettest for Linux
+#   libnodelay.so              Nagle off in the QEMUs tests and benchmarks
+#                              join with a socket netdev (tools/src/nodelay.c)
 # The tools' own files get no forced header, so their _DEFAULT_SOURCE works.
 HOST_TOOLS     := hopvm-save hopvm-restore hopvm-stream nettest-host
 HOST_TOOL_BINS := $(HOST_TOOLS:%=$(BUILD)/tools/%)
@@ -22,4 +24,10 @@ $(HOST_TOOL_BINS): $(BUILD)/tools/%: $(HT_OBJ)/%.o $(HOST_LIB_tool)
 	@echo "  HOSTLD  $@"
 	$(Q)$(HOSTCC) $(TOOLCFLAGS) $(filter %.o,$^) $(HOST_LIB_tool) -o $@
 
-host-tools: $(HOST_TOOL_BINS)
+NODELAY_SO := $(BUILD)/tools/libnodelay.so
+$(NODELAY_SO): tools/src/nodelay.c mk/hosttools.mk
+	@mkdir -p $(dir $@)
+	@echo "  HOSTLD  $@"
+	$(Q)$(HOSTCC) -std=c11 -Wall -Wextra -Werror -O2 -shared -fPIC $< -o $@ -ldl
+
+host-tools: $(HOST_TOOL_BINS) $(NODELAY_SO)

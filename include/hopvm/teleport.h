@@ -38,6 +38,7 @@ struct teleport {
     uint64_t bw_Bps;
     bool bw_timer;
     uint64_t t0, t_stream, t_pause, t_handover, t_end;
+    uint64_t t_sent; /* source: the final round's last byte went to TCP; target: COMMIT_READY did */
 };
 extern struct teleport tp;      /* the current or last teleport (`info migrate`) */
 

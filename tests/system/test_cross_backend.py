@@ -12,9 +12,8 @@ import time
 import pytest
 
 import conftest
-from conftest import BUILD, have
+from conftest import BUILD, free_port, have
 from test_live import more_passes_ok
-from test_net import free_port
 
 SAVE = BUILD / "tools" / "hopvm-save"
 RESTORE = BUILD / "tools" / "hopvm-restore"

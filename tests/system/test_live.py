@@ -87,6 +87,11 @@ def test_live_memtouch_keeps_every_page(hopvm, name, dev):
     assert re.search(r"dirty-log write \d+", a.cmd(f"vm info {name}")), "no write-protect faults on the source"
     tinfo = b.cmd("info migrate")
     assert field(tinfo, "rounds") == field(info, "rounds"), (info, tinfo)
+    # Each side splits its pause into its own part and the wait for the peer.
+    for inf, mine, theirs in ((info, "sending", "until COMMIT_READY"), (tinfo, "receiving", "until COMMIT")):
+        m = re.fullmatch(rf"{mine} ([\d.]+) ms, {theirs} ([\d.]+) ms", field(inf, "downtime split"))
+        assert m, inf
+        assert abs(float(m.group(1)) + float(m.group(2)) - int(field(inf, "downtime").split()[0])) <= 1.0, inf
     more_passes_ok(b, name)
     assert nested(b, name).endswith("dirty log off")
 

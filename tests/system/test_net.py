@@ -13,15 +13,7 @@ import pytest
 
 import netrelay
 import nettest_host
-from conftest import BUILD
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from conftest import BUILD, free_port, wire
 
 
 # (QEMU device, what `ip` says) for side A and side B.
@@ -34,11 +26,11 @@ PAIRS = {
 
 def make_pair(hopvm, kind):
     (dev_a, name_a), (dev_b, name_b) = PAIRS[kind]
-    port = free_port()
-    a = hopvm(extra=("-netdev", f"socket,id=n0,listen=127.0.0.1:{port}",
+    net_a, net_b = wire()
+    a = hopvm(extra=("-netdev", net_a,
                      "-device", f"{dev_a},netdev=n0,mac=52:54:00:00:00:01"))
-    time.sleep(0.5)  # the listener must exist before the other side connects
-    b = hopvm(extra=("-netdev", f"socket,id=n0,connect=127.0.0.1:{port}",
+    time.sleep(0.5)  # A listens: it must be up before B connects
+    b = hopvm(extra=("-netdev", net_b,
                      "-device", f"{dev_b},netdev=n0,mac=52:54:00:00:00:02"))
     a.wait_prompt()
     b.wait_prompt()

@@ -13,8 +13,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, HopVM, _finish
-from test_net import free_port
+from conftest import BUILD, HopVM, _finish, free_port
 from test_teleport import counts, listen, state
 
 SAVE = BUILD / "tools" / "hopvm-save"

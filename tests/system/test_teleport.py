@@ -12,8 +12,7 @@ import pytest
 
 import netrelay
 import teleport_host as th
-from conftest import BUILD
-from test_net import free_port
+from conftest import BUILD, free_port, wire
 
 
 def pair(hopvm, relay=None, mem_b=256, dev="virtio-net-pci", image=None):
@@ -21,11 +20,9 @@ def pair(hopvm, relay=None, mem_b=256, dev="virtio-net-pci", image=None):
         net_a = f"socket,id=n0,connect=127.0.0.1:{relay.port_a}"
         net_b = f"socket,id=n0,connect=127.0.0.1:{relay.port_b}"
     else:
-        port = free_port()
-        net_a = f"socket,id=n0,listen=127.0.0.1:{port}"
-        net_b = f"socket,id=n0,connect=127.0.0.1:{port}"
+        net_a, net_b = wire()
     a = hopvm(image=image, extra=("-netdev", net_a, "-device", f"{dev},netdev=n0,mac=52:54:00:00:00:01"))
-    time.sleep(0.5)
+    time.sleep(0.5)  # A listens: it must be up before B connects
     b = hopvm(image=image, mem_mb=mem_b, extra=("-netdev", net_b, "-device", f"{dev},netdev=n0,mac=52:54:00:00:00:02"))
     a.wait_prompt()
     b.wait_prompt()
@@ -263,12 +260,12 @@ def test_target_dies_mid_stream_and_ctrl_c_cancels(hopvm):
 
 def test_password_files_from_the_boot_volume(hopvm):
     # build/test.img carries \secrets\teleport.pw (tests/system/secrets).
-    port = free_port()
+    net_a, net_b = wire()
     img = BUILD / "test.img"
-    a = hopvm(image=img, extra=("-netdev", f"socket,id=n0,listen=127.0.0.1:{port}",
+    a = hopvm(image=img, extra=("-netdev", net_a,
                                 "-device", "e1000,netdev=n0,mac=52:54:00:00:00:01"))
-    time.sleep(0.5)
-    b = hopvm(image=img, extra=("-netdev", f"socket,id=n0,connect=127.0.0.1:{port}",
+    time.sleep(0.5)  # A listens: it must be up before B connects
+    b = hopvm(image=img, extra=("-netdev", net_b,
                                 "-device", "e1000,netdev=n0,mac=52:54:00:00:00:02"))
     a.wait_prompt()
     b.wait_prompt()
