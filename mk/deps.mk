@@ -9,8 +9,9 @@
 # BEARSSL_SRC     The BearSSL .c files hopvm builds: SHA-256 (br_sha256_*),
 #                 HMAC (br_hmac_*), HKDF (br_hkdf_*), ChaCha20-Poly1305
 #                 (br_poly1305_ctmul_run with br_chacha20_ct_run) and AES-GCM
-#                 (br_gcm_* over br_aes_ct64_ctr_vtable and br_ghash_ctmul64).
-#                 All constant-time, integer-only; no TLS, RNG or public key.
+#                 (br_gcm_* over br_aes_ct64_ctr_vtable and br_ghash_ctmul64),
+#                 P-256 (br_ec_p256_m31: SPAKE2, migrate/spake2.c).
+#                 All constant-time, integer-only; no TLS, RNG or certificates.
 #                 Calls only memcpy and memset outside itself.
 # BEARSSL_INC     For hopvm files that #include <bearssl.h>.
 # BEARSSL_CFLAGS  For compiling BEARSSL_SRC, after KCFLAGS or HOSTCFLAGS: its
@@ -51,7 +52,7 @@ BEARSSL_SRC    := $(addprefix $(BEARSSL_DIR)/src/, \
 	hash/sha2small.c mac/hmac.c kdf/hkdf.c \
 	symcipher/chacha20_ct.c symcipher/poly1305_ctmul.c \
 	aead/gcm.c symcipher/aes_ct64.c symcipher/aes_ct64_enc.c symcipher/aes_ct64_ctr.c \
-	hash/ghash_ctmul64.c \
+	hash/ghash_ctmul64.c ec/ec_p256_m31.c codec/ccopy.c \
 	codec/dec32be.c codec/dec32le.c codec/enc32be.c codec/enc32le.c)
 BEARSSL_INC    := -I$(BEARSSL_DIR)/inc
 BEARSSL_ENV    ?= drivers/bearssl/bearssl_env.h
