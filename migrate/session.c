@@ -29,32 +29,40 @@ uint8_t *mig_queue_begin(struct mig_session *s, size_t body_max)
         s->out_len -= drop;
         s->out_off -= drop;
     }
-    if (s->out_len + REC_HDR_LEN + body_max + REC_ALIGN > MIG_OUT_CAP)
+    if (s->out_len + REC_HDR_LEN + body_max + SEAL_TAG_LEN + REC_ALIGN > MIG_OUT_CAP)
         return NULL;
     return s->out + s->out_len + REC_HDR_LEN;
 }
 
 void mig_digest_record(struct mig_session *s, uint32_t type, const uint8_t *body, size_t len)
 {
+    s->st.records++;
+    if (s->version != STREAM_V1)
+        return; /* version 2 seals every record: the AEAD covers each one, in order */
     static const uint8_t zeros[REC_ALIGN];
     uint8_t hdr[REC_HDR_LEN];
     rec_put_hdr(hdr, type, (uint32_t)len);
     mig_digest_update(&s->digest, hdr, sizeof(hdr));
     mig_digest_update(&s->digest, body, len);
     mig_digest_update(&s->digest, zeros, rec_pad((uint32_t)len));
-    s->st.records++;
 }
 
+/* Version 2, once this side's CONFIRM is queued: the body is encrypted in
+ * place and its tag follows it; the header, which says the sealed length,
+ * is the associated data. */
 void mig_queue_end(struct mig_session *s, uint32_t type, size_t body_len, bool digest)
 {
-    uint8_t *h = s->out + s->out_len;
-    rec_put_hdr(h, type, (uint32_t)body_len);
-    size_t pad = rec_pad((uint32_t)body_len);
-    memset(h + REC_HDR_LEN + body_len, 0, pad);
+    uint8_t *h = s->out + s->out_len, *body = h + REC_HDR_LEN;
     if (digest)
-        mig_digest_record(s, type, h + REC_HDR_LEN, body_len);
-    s->out_len += REC_HDR_LEN + body_len + pad;
-    s->st.bytes_queued += REC_HDR_LEN + body_len + pad;
+        mig_digest_record(s, type, body, body_len);
+    size_t len = body_len + (s->tx_sealed ? SEAL_TAG_LEN : 0);
+    rec_put_hdr(h, type, (uint32_t)len);
+    if (s->tx_sealed)
+        mig_seal(&s->tx, h, REC_HDR_LEN, body, body_len, body + body_len);
+    size_t pad = rec_pad((uint32_t)len);
+    memset(body + len, 0, pad);
+    s->out_len += REC_HDR_LEN + len + pad;
+    s->st.bytes_queued += REC_HDR_LEN + len + pad;
 }
 
 void mig_queue(struct mig_session *s, uint32_t type, const void *body, size_t len, bool digest)
@@ -87,16 +95,17 @@ bool mig_finished(const struct mig_session *s) { return terminal(s) && s->out_of
 
 /* ---- failure ----------------------------------------------------------- */
 
-/* sent_all: everything queued had been handed to the transport, so a
- * queued COMMIT_READY may have reached the source. */
-static void end_failed(struct mig_session *s, bool sent_all)
+static void end_failed(struct mig_session *s)
 {
     if (s->role == ROLE_SOURCE) {
         if (s->phase != MIG_DONE) /* after the hand-over the guest is retired: stays DONE */
             s->phase = MIG_FAILED;
         return;
     }
-    bool in_doubt = s->phase == MIG_COMMIT && sent_all;
+    /* Once COMMIT_READY is queued it may reach the source whatever happens
+     * here next (an ERROR queued behind it comes too late), and the source
+     * would retire its guest: the copy stays, paused, in doubt. */
+    bool in_doubt = s->phase == MIG_COMMIT;
     bool shell = s->phase == MIG_STREAM || s->phase == MIG_COMMIT;
     s->phase = in_doubt ? MIG_IN_DOUBT : MIG_FAILED;
     if (shell)
@@ -115,11 +124,10 @@ void mig_fail(struct mig_session *s, uint32_t code, const char *fmt, ...)
     s->error_from_peer = false;
     uint8_t body[ERROR_MAX_LEN];
     size_t len = rec_put_error(body, code, s->error);
-    bool sent_all = s->out_off == s->out_len;
     /* Records already queued go out first: one may be half on the wire,
      * and cutting it would turn the ERROR into the rest of its body. */
     mig_queue(s, REC_ERROR, body, len, false);
-    end_failed(s, sent_all);
+    end_failed(s);
 }
 
 static void peer_error(struct mig_session *s)
@@ -132,100 +140,204 @@ static void peer_error(struct mig_session *s)
     }
     s->error_code = e.code;
     s->error_from_peer = true;
-    ksnprintf(s->error, sizeof(s->error), "%s", e.reason);
-    bool sent_all = s->out_off == s->out_len;
+    /* Before the peer proved the password (or in version 1, where records
+     * are not sealed) anyone on the path could have written this. */
+    ksnprintf(s->error, sizeof(s->error), "%s%s", e.reason, s->rx_sealed ? "" : " (unauthenticated)");
     s->out_off = s->out_len = 0;
-    end_failed(s, sent_all);
+    end_failed(s);
 }
 
 /* ---- handshake --------------------------------------------------------- */
 
-static void init(struct mig_session *s, uint8_t role, void *ctx, const char *password, const char *host,
-                 const uint8_t nonce[STREAM_NONCE_LEN], uint8_t *out, uint8_t *in)
+static void init(struct mig_session *s, uint8_t role, void *ctx, const struct mig_params *p, uint8_t *out,
+                 uint8_t *in)
 {
     s->role = role;
     s->ctx = ctx;
     s->phase = MIG_HANDSHAKE;
-    ksnprintf(s->password, sizeof(s->password), "%s", password ? password : "");
+    ksnprintf(s->password, sizeof(s->password), "%s", p->password ? p->password : "");
+    memcpy(s->secret, p->random + STREAM_NONCE_LEN, sizeof(s->secret));
+    s->kdf_iterations = p->kdf_iterations ? p->kdf_iterations : MIG_KDF_ITERATIONS;
     s->out = out;
     rec_reader_init(&s->rd, in, MIG_IN_CAP);
+    rec_reader_limit(&s->rd, MIG_PREAUTH_CAP);
     rec_reader_set_peer(&s->rd, role == ROLE_SOURCE ? ROLE_TARGET : ROLE_SOURCE);
     struct stream_hello *h = &s->hello[role];
-    h->version = STREAM_VERSION;
-    h->min_version = STREAM_MIN_VERSION;
+    h->version = p->max_version ? p->max_version : STREAM_VERSION;
+    h->min_version = p->allow_v1 || h->version == STREAM_V1 ? STREAM_V1 : STREAM_MIN_VERSION;
     h->caps = STREAM_CAPS;
-    memcpy(h->nonce, nonce, STREAM_NONCE_LEN);
+    memcpy(h->nonce, p->random, STREAM_NONCE_LEN);
     h->role = role;
-    ksnprintf(h->host, sizeof(h->host), "%s", host);
+    ksnprintf(h->host, sizeof(h->host), "%s", p->host);
     s->hello_len[role] = rec_put_hello(s->hello_body[role], h);
     memcpy(s->out, STREAM_MAGIC, STREAM_MAGIC_LEN);
     s->out_len = STREAM_MAGIC_LEN;
     mig_queue(s, REC_HELLO, s->hello_body[role], s->hello_len[role], false);
 }
 
-void mig_source_init(struct mig_session *s, const struct mig_source_ops *ops, void *ctx, const char *password,
-                     const char *host, const uint8_t nonce[STREAM_NONCE_LEN], uint8_t *out, uint8_t *in)
+void mig_source_init(struct mig_session *s, const struct mig_source_ops *ops, void *ctx,
+                     const struct mig_params *p, uint8_t *out, uint8_t *in)
 {
     memset(s, 0, sizeof(*s));
     s->sops = ops;
-    init(s, ROLE_SOURCE, ctx, password, host, nonce, out, in);
+    init(s, ROLE_SOURCE, ctx, p, out, in);
 }
 
-void mig_target_init(struct mig_session *s, const struct mig_target_ops *ops, void *ctx, const char *password,
-                     const char *host, const uint8_t nonce[STREAM_NONCE_LEN], uint8_t *out, uint8_t *in)
+void mig_target_init(struct mig_session *s, const struct mig_target_ops *ops, void *ctx,
+                     const struct mig_params *p, uint8_t *out, uint8_t *in)
 {
     memset(s, 0, sizeof(*s));
     s->tops = ops;
-    init(s, ROLE_TARGET, ctx, password, host, nonce, out, in);
+    init(s, ROLE_TARGET, ctx, p, out, in);
 }
 
-static void handshake_record(struct mig_session *s)
+/* The peer proved the password: full-size records from now on. */
+static void authenticated(struct mig_session *s)
+{
+    s->peer_authed = true;
+    rec_reader_limit(&s->rd, MIG_IN_CAP);
+    s->phase = MIG_OFFER;
+}
+
+static const char PW_SALT[] = "hopvm-teleport-v2 password";
+
+/* Version 2 (docs/migration-protocol.md, "Key exchange"): the password
+ * through PBKDF2, salted with both nonces so no table can be built ahead,
+ * becomes SPAKE2's w; this side's share goes out in KEX. */
+static void send_kex(struct mig_session *s)
+{
+    uint8_t salt[sizeof(PW_SALT) - 1 + 2 * STREAM_NONCE_LEN], okm[SPAKE2_SCALAR_LEN], w[SPAKE2_SCALAR_LEN],
+        x[SPAKE2_SCALAR_LEN];
+    memcpy(salt, PW_SALT, sizeof(PW_SALT) - 1);
+    memcpy(salt + sizeof(PW_SALT) - 1, s->hello[ROLE_SOURCE].nonce, STREAM_NONCE_LEN);
+    memcpy(salt + sizeof(PW_SALT) - 1 + STREAM_NONCE_LEN, s->hello[ROLE_TARGET].nonce, STREAM_NONCE_LEN);
+    mig_pbkdf2_sha256(s->password, strlen(s->password), salt, sizeof(salt), s->kdf_iterations, okm, sizeof(okm));
+    spake2_scalar(okm, w);
+    spake2_scalar(s->secret, x);
+    spake2_start(&s->pake, s->role == ROLE_TARGET, w, x);
+    memset(s->secret, 0, sizeof(s->secret));
+    mig_queue(s, REC_KEX, s->pake.share, KEX_LEN, false);
+    s->kex_sent = true;
+}
+
+/* The peer's share: the shared secret, both directions' keys and this
+ * side's confirmation, after which everything it sends is sealed. The
+ * identities bound into the transcript are both HELLO bodies, so a change
+ * to either (version, capabilities, nonce) on the way fails the
+ * confirmation. */
+static void take_kex(struct mig_session *s)
+{
+    if (spake2_finish(&s->pake, s->hello_body[ROLE_SOURCE], s->hello_len[ROLE_SOURCE], s->hello_body[ROLE_TARGET],
+                      s->hello_len[ROLE_TARGET], s->rd.body, &s->pake_keys, NULL, NULL) != 0) {
+        mig_fail(s, MIG_ERR_PROTOCOL, "the peer's key share is not a usable point of P-256");
+        return;
+    }
+    uint8_t s2t[SEAL_KEY_LEN], t2s[SEAL_KEY_LEN];
+    mig_seal_keys(s->pake_keys.ke, SPAKE2_KE_LEN, s->hello[ROLE_SOURCE].nonce, s->hello[ROLE_TARGET].nonce, s2t,
+                  t2s);
+    mig_seal_init(&s->tx, s->role == ROLE_SOURCE ? s2t : t2s);
+    mig_seal_init(&s->rx, s->role == ROLE_SOURCE ? t2s : s2t);
+    memset(s2t, 0, sizeof(s2t)), memset(t2s, 0, sizeof(t2s));
+    s->kex_done = true;
+    mig_queue(s, REC_CONFIRM, s->pake_keys.confirm_mine, CONFIRM_LEN, false);
+    s->tx_sealed = true;
+}
+
+/* Only the right password gives the peer's confirmation; an impostor
+ * learns whether its one guess was right, and nothing a listener could
+ * use offline (the confirmation depends on both secret scalars). */
+static void take_confirm(struct mig_session *s)
+{
+    if (!mig_equal(s->rd.body, s->pake_keys.confirm_peer, CONFIRM_LEN)) {
+        mig_fail(s, MIG_ERR_AUTH, "wrong password");
+        return;
+    }
+    s->rx_sealed = true;
+    rec_reader_set_overhead(&s->rd, SEAL_TAG_LEN);
+    authenticated(s);
+}
+
+static void take_hello(struct mig_session *s)
 {
     uint8_t me = s->role, peer = !s->role;
     char why[REC_ERR_LEN];
-    if (!s->peer_hello) {
-        if (s->rd.type != REC_HELLO) {
-            mig_fail(s, MIG_ERR_PROTOCOL, "expected HELLO, got %s", rec_name(s->rd.type));
-            return;
-        }
-        struct stream_hello *h = &s->hello[peer];
-        if (rec_get_hello(s->rd.body, s->rd.len, h, why, sizeof(why)) != 0) {
-            mig_fail(s, MIG_ERR_PROTOCOL, "bad HELLO: %s", why);
-            return;
-        }
-        if (h->role != peer) {
-            mig_fail(s, MIG_ERR_PROTOCOL, "the peer is a %s too", me == ROLE_SOURCE ? "source" : "target");
-            return;
-        }
-        if (stream_negotiate(&s->hello[me], h, &s->version, &s->caps, why, sizeof(why)) != 0) {
+    struct stream_hello *h = &s->hello[peer];
+    if (rec_get_hello(s->rd.body, s->rd.len, h, why, sizeof(why)) != 0) {
+        mig_fail(s, MIG_ERR_PROTOCOL, "bad HELLO: %s", why);
+        return;
+    }
+    if (h->role != peer) {
+        mig_fail(s, MIG_ERR_PROTOCOL, "the peer is a %s too", me == ROLE_SOURCE ? "source" : "target");
+        return;
+    }
+    if (stream_negotiate(&s->hello[me], h, &s->version, &s->caps, why, sizeof(why)) != 0) {
+        if (h->version == STREAM_V1)
+            mig_fail(s, MIG_ERR_VERSION, "the peer speaks only stream version 1 (unsealed): give --v1 to use it");
+        else
             mig_fail(s, MIG_ERR_VERSION, "%s", why);
-            return;
-        }
-        memcpy(s->hello_body[peer], s->rd.body, s->rd.len);
-        s->hello_len[peer] = s->rd.len;
-        s->peer_hello = true;
-        uint8_t proof[MIG_HASH_LEN];
-        mig_auth_proof(s->password, me, s->hello_body[ROLE_SOURCE], s->hello_len[ROLE_SOURCE],
-                       s->hello_body[ROLE_TARGET], s->hello_len[ROLE_TARGET], proof);
-        mig_queue(s, REC_AUTH, proof, sizeof(proof), false);
         return;
     }
-    if (s->rd.type != REC_AUTH || s->rd.len != AUTH_LEN) {
-        mig_fail(s, MIG_ERR_PROTOCOL, "expected AUTH, got %s", rec_name(s->rd.type));
+    memcpy(s->hello_body[peer], s->rd.body, s->rd.len);
+    s->hello_len[peer] = s->rd.len;
+    s->peer_hello = true;
+    if (s->version != STREAM_V1) {
+        send_kex(s);
         return;
     }
+    uint8_t proof[MIG_HASH_LEN];
+    mig_auth_proof(s->password, me, s->hello_body[ROLE_SOURCE], s->hello_len[ROLE_SOURCE],
+                   s->hello_body[ROLE_TARGET], s->hello_len[ROLE_TARGET], proof);
+    mig_queue(s, REC_AUTH, proof, sizeof(proof), false);
+}
+
+/* Version 1: the peer's HMAC proof (docs/migration-protocol.md). */
+static void take_auth(struct mig_session *s)
+{
+    uint8_t peer = !s->role;
     if (!mig_auth_check(s->password, peer, s->hello_body[ROLE_SOURCE], s->hello_len[ROLE_SOURCE],
                         s->hello_body[ROLE_TARGET], s->hello_len[ROLE_TARGET], s->rd.body)) {
         mig_fail(s, MIG_ERR_AUTH, "wrong password");
         return;
     }
-    s->peer_authed = true;
     mig_session_key(s->password, s->hello[ROLE_SOURCE].nonce, s->hello[ROLE_TARGET].nonce, s->key);
     mig_digest_init(&s->digest, s->key);
-    s->phase = MIG_OFFER;
+    authenticated(s);
+}
+
+/* HELLO; then AUTH (version 1) or KEX and CONFIRM (version 2); nothing else. */
+static void handshake_record(struct mig_session *s)
+{
+    uint32_t t = s->rd.type;
+    uint32_t want = !s->peer_hello ? REC_HELLO : s->version == STREAM_V1 ? REC_AUTH : !s->kex_done ? REC_KEX
+                                                                                                  : REC_CONFIRM;
+    if (t != want) {
+        mig_fail(s, MIG_ERR_PROTOCOL, "expected %s, got %s", rec_name(want), rec_name(t));
+        return;
+    }
+    switch (t) {
+    case REC_HELLO: take_hello(s); break;
+    case REC_AUTH: take_auth(s); break;
+    case REC_KEX: take_kex(s); break;
+    default: take_confirm(s); break;
+    }
 }
 
 /* ---- input ------------------------------------------------------------- */
+
+/* Version 2 after the peer's CONFIRM: every record is the next one the
+ * peer sealed, unaltered, or the stream ends here. */
+static bool open_record(struct mig_session *s)
+{
+    uint32_t len = s->rd.len - SEAL_TAG_LEN; /* the reader checked len >= the tag */
+    uint8_t *body = (uint8_t *)s->rd.body;   /* the session's own input buffer */
+    if (!mig_open(&s->rx, s->rd.hdr, REC_HDR_LEN, body, len, body + len)) {
+        mig_fail(s, MIG_ERR_PROTOCOL, "a %s record failed authentication: changed, dropped, replayed or "
+                 "reordered on the way", rec_name(s->rd.type));
+        return false;
+    }
+    s->rd.len = len;
+    return true;
+}
 
 void mig_consume(struct mig_session *s, const uint8_t *data, size_t n)
 {
@@ -245,9 +357,14 @@ void mig_consume(struct mig_session *s, const uint8_t *data, size_t n)
         if (st == REC_BAD) {
             mig_fail(s, MIG_ERR_PROTOCOL, "%s", s->rd.error);
         } else if (st == REC_READY) {
+            if (s->rx_sealed && !open_record(s))
+                continue;
             if (s->rd.type == REC_ERROR)
                 peer_error(s);
-            else if (s->rd.skip) {
+            else if (s->rd.skip && !s->peer_authed) {
+                mig_fail(s, MIG_ERR_PROTOCOL, "an unknown record (0x%02x) before the peer proved the password",
+                         s->rd.type);
+            } else if (s->rd.skip) {
                 /* An optional record from a newer peer: skipped, but the
                  * END digest covers it like every record after VM_DEF. */
                 if (s->role == ROLE_TARGET && (s->phase == MIG_OFFER || s->phase == MIG_STREAM) &&

@@ -223,7 +223,8 @@ void mig_source_fill(struct mig_session *s)
     } else {
         uint8_t b[END_LEN];
         struct stream_end e = {.records = s->st.records, .pages = s->st.pages_done};
-        mig_digest_final(&s->digest, e.digest);
+        if (s->version == STREAM_V1) /* version 2: zero, every record is sealed */
+            mig_digest_final(&s->digest, e.digest);
         mig_queue(s, REC_END, b, rec_put_end(b, &e), false);
         s->phase = MIG_COMMIT; /* now the target checks everything */
     }

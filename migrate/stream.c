@@ -19,6 +19,8 @@ static const struct rec_info rec_table[REC_TYPE_SLOTS] = {
     [REC_HELLO] = {.name = "HELLO", .min_len = HELLO_FIXED_LEN, .max_len = HELLO_MAX_LEN, .senders = SENDER_ANY},
     [REC_AUTH] = {.name = "AUTH", FIXED(AUTH_LEN), .senders = SENDER_ANY},
     [REC_ERROR] = {.name = "ERROR", .min_len = ERROR_FIXED_LEN, .max_len = ERROR_MAX_LEN, .senders = SENDER_ANY},
+    [REC_KEX] = {.name = "KEX", FIXED(KEX_LEN), .senders = SENDER_ANY},
+    [REC_CONFIRM] = {.name = "CONFIRM", FIXED(CONFIRM_LEN), .senders = SENDER_ANY},
     [REC_VM_DEF] = {.name = "VM_DEF", .min_len = FDT_MIN_LEN, .max_len = REC_MAX_BODY, .senders = SENDER_S},
     [REC_ACCEPT] = {.name = "ACCEPT", FIXED(0), .senders = SENDER_T},
     [REC_ROUND] = {.name = "ROUND", FIXED(ROUND_LEN), .senders = SENDER_S},
@@ -377,10 +379,17 @@ void rec_reader_init(struct rec_reader *r, uint8_t *body_buf, size_t cap)
 {
     memset(r, 0, sizeof(*r));
     r->buf = body_buf;
-    r->cap = cap < REC_MAX_BODY ? (uint32_t)cap : REC_MAX_BODY;
+    r->cap = r->buf_cap = cap < REC_MAX_BODY ? (uint32_t)cap : REC_MAX_BODY;
     r->state = RS_HDR;
     r->senders = SENDER_ANY;
 }
+
+void rec_reader_limit(struct rec_reader *r, size_t cap)
+{
+    r->cap = (uint32_t)MIN(cap, (size_t)r->buf_cap);
+}
+
+void rec_reader_set_overhead(struct rec_reader *r, uint32_t n) { r->overhead = n; }
 
 void rec_reader_set_peer(struct rec_reader *r, enum stream_role peer)
 {
@@ -420,6 +429,10 @@ static enum rec_status check_hdr(struct rec_reader *r)
     if (len > r->cap)
         return bad(r, "record 0x%02x (%s) body length %u over this reader's limit of %u bytes", r->type,
                    name, len, r->cap);
+    if (len < r->overhead)
+        return bad(r, "record 0x%02x (%s) of %u bytes: shorter than its %u-byte seal", r->type, name, len,
+                   r->overhead);
+    len -= r->overhead;
     if (!ri)
         return REC_MORE;
     if (len < ri->min_len || len > ri->max_len || (ri->unit && (len - ri->min_len) % ri->unit)) {

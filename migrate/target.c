@@ -1,6 +1,6 @@
 /* The target side of a teleport session: checks VM_DEF and answers ACCEPT
  * or ERROR before any RAM moves, fills the paused shell from RAM, VCPU and
- * DEVICE records, checks END (counts and the keyed digest), sends
+ * DEVICE records, checks END (counts, and in version 1 the keyed digest), sends
  * COMMIT_READY, and runs the guest on COMMIT (docs/migration-protocol.md).
  * Every record is untrusted: sizes, ranges and order are checked. Pure. */
 #include <hopvm/lib.h>
@@ -167,7 +167,9 @@ static void end(struct mig_session *s)
         mig_fail(s, MIG_ERR_PROTOCOL, "%s", why);
         return;
     }
-    mig_digest_final(&s->digest, want);
+    memset(want, 0, sizeof(want)); /* version 2: each record was opened, in order; END's digest is zero */
+    if (s->version == STREAM_V1)
+        mig_digest_final(&s->digest, want);
     if (e.records != s->st.records || e.pages != s->st.pages_done || !mig_equal(want, e.digest, MIG_HASH_LEN)) {
         mig_fail(s, MIG_ERR_DIGEST, "END does not match what arrived (%lu records, %lu pages received; "
                  "%lu and %lu announced, digest %s)", s->st.records, s->st.pages_done, e.records, e.pages,
@@ -180,7 +182,12 @@ static void end(struct mig_session *s)
                  s->def.vcpus, s->uart_done ? "yes" : "no");
         return;
     }
-    s->phase = MIG_COMMIT; /* "the commit": the source may retire its copy */
+    char err[ERROR_REASON_MAX + 1];
+    if (s->tops->ready && s->tops->ready(s->ctx, err, sizeof(err)) != 0) {
+        mig_fail(s, MIG_ERR_INTERNAL, "%s", err); /* before COMMIT_READY exists: the source runs on */
+        return;
+    }
+    s->phase = MIG_COMMIT; /* "the commit": the source may retire its copy, so this copy is never freed */
     mig_queue(s, REC_COMMIT_READY, NULL, 0, false);
 }
 

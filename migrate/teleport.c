@@ -189,6 +189,22 @@ static size_t bw_budget(void)
     return 0;
 }
 
+/* Once the handshake is over, one line says what protects this teleport. */
+static void say_auth(void)
+{
+    const struct mig_session *s = &tp.s;
+    if (tp.said_auth || !s->peer_authed)
+        return;
+    tp.said_auth = true;
+    if (s->version == STREAM_V1)
+        kprintf("teleport: stream version 1 (--v1): %s, records NOT encrypted\n",
+                s->password[0] ? "peer proved the password" : "no password: peer NOT authenticated");
+    else if (!s->password[0])
+        kprintf("teleport: encrypted, but the peer is NOT authenticated (no password): use --password\n");
+    else
+        kprintf("teleport: peer proved the password; every record is encrypted and authenticated\n");
+}
+
 /* Moves what the session has to say into TCP, and ends the teleport when
  * the session is over and its last bytes are queued. */
 void teleport_pump(void)
@@ -208,6 +224,7 @@ void teleport_pump(void)
         mig_advance(&tp.s, n);
     }
     tcp_task_output(&tp.tcp);
+    say_auth();
     if (!tp.t_sent && tp.s.phase >= MIG_COMMIT && tp.s.out_off == tp.s.out_len && tp.s.phase != MIG_FAILED)
         tp.t_sent = time_ns(); /* where the downtime splits: sending, then the peer's answer */
     if (!tp.t_stream && tp.s.phase >= MIG_STREAM)
@@ -242,6 +259,11 @@ static uint64_t wire(void) { return tp.s.st.bytes_out + tp.s.st.bytes_in; }
 
 static void on_tick(uint64_t per_s)
 {
+    /* A stranger that connects and says nothing (or trickles bytes) must
+     * not hold the one teleport slot: the password is proved quickly. */
+    if (tp.s.phase == MIG_HANDSHAKE && time_ns() - tp.t0 > TELEPORT_HANDSHAKE_S * 1000000000ull)
+        mig_fail(&tp.s, MIG_ERR_TIMEOUT, "the peer did not complete the handshake within %d s",
+                 TELEPORT_HANDSHAKE_S);
     if (tp.s.st.ram_pages && tp.s.phase == MIG_STREAM && tp.source)
         progress(wire(), per_s);
     teleport_pump(); /* a guest that stopped by itself fails the teleport now */
@@ -278,18 +300,22 @@ static int buffers(void)
     return tp.out && tp.in ? 0 : -1;
 }
 
-static void start(bool source, const char *password)
+static void start(bool source, const char *password, bool v1)
 {
-    uint8_t nonce[STREAM_NONCE_LEN];
-    random_bytes(nonce, sizeof(nonce));
+    uint8_t rnd[MIG_RANDOM_LEN];
+    random_bytes(rnd, sizeof(rnd));
+    const struct mig_params p = {.password = password, .host = host_name(), .random = rnd, .allow_v1 = v1};
     if (source)
-        mig_source_init(&tp.s, &src_ops, tp.vm, password, host_name(), nonce, tp.out, tp.in);
+        mig_source_init(&tp.s, &src_ops, tp.vm, &p, tp.out, tp.in);
     else
-        mig_target_init(&tp.s, &tgt_ops, NULL, password, host_name(), nonce, tp.out, tp.in);
+        mig_target_init(&tp.s, &tgt_ops, NULL, &p, tp.out, tp.in);
+    memset(rnd, 0, sizeof(rnd));
     tp.t0 = time_ns();
     tp.t_pause = tp.t_handover = tp.t_stream = tp.t_sent = 0;
     tp.dirty_mode = NULL;
+    tp.said_auth = false;
 }
+
 
 /* Accepted (target), or connected (source). */
 static void on_connected(void)
@@ -297,7 +323,7 @@ static void on_connected(void)
     if (!tp.source) {
         ip4addr_ntoa_r(ip_2_ip4(&tp.tcp.pcb->remote_ip), tp.peer, sizeof(tp.peer));
         kprintf("teleport: connection from %s\n", tp.peer);
-        start(false, tp.password);
+        start(false, tp.password, tp.listen_v1);
     }
     teleport_pump();
 }
@@ -310,7 +336,7 @@ static const struct tcp_task_ops tcp_ops = {
 
 /* ---- target ------------------------------------------------------------- */
 
-int teleport_listen(uint16_t port, const char *password)
+int teleport_listen(uint16_t port, const char *password, bool v1)
 {
     if (buffers() != 0)
         return kprintf("error: out of memory for the teleport buffers\n"), -1;
@@ -318,12 +344,14 @@ int teleport_listen(uint16_t port, const char *password)
         return -1;
     memset(&tp.s, 0, sizeof(tp.s));
     ksnprintf(tp.password, sizeof(tp.password), "%s", password);
+    tp.listen_v1 = v1;
     tp.active = true;
     tp.source = false;
     tp.port = port;
     tp.name[0] = 0;
-    kprintf("teleport: waiting for a guest on TCP port %u%s (Ctrl-C stops)\n", port,
-            password[0] ? ", password required" : "");
+    kprintf("teleport: waiting for a guest on TCP port %u%s%s (Ctrl-C stops)\n", port,
+            password[0] ? ", password required" : ", no password: any peer may send (encrypted, unauthenticated)",
+            v1 ? ", version 1 accepted" : "");
     return 0;
 }
 
@@ -359,7 +387,7 @@ int teleport_send(struct vm *vm, const char *host, const struct teleport_opts *o
     tp.port = o->port;
     vm_mig_begin(vm);
     tp.active = true;
-    start(true, o->password);
+    start(true, o->password, o->v1);
     if (!o->offline)
         mig_source_live(&tp.s, &(struct mig_live_params){o->downtime_ns, o->max_rounds, o->no_throttle},
                         tp.bitmap);

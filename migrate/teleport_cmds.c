@@ -62,6 +62,10 @@ static int parse(int argc, char **argv, int first, bool source, const char **hos
             a->no_throttle = live_opt = true;
             continue;
         }
+        if (!strcmp(o, "--v1")) { /* the old unsealed stream, for a peer that has nothing newer */
+            a->v1 = true;
+            continue;
+        }
         if (i + 1 >= argc) {
             kprintf("error: '%s' needs a value\n", o);
             return -1;
@@ -109,7 +113,7 @@ static int parse(int argc, char **argv, int first, bool source, const char **hos
     }
     if (source && !*host) {
         kprintf("error: teleport VM --host H [--port P] [--password X | --password-file F] [--downtime MS] "
-                "[--bandwidth MB/s] [--max-rounds N] [--no-throttle] [--offline]\n");
+                "[--bandwidth MB/s] [--max-rounds N] [--no-throttle] [--offline] [--v1]\n");
         return -1;
     }
     if (a->offline && live_opt) {
@@ -139,7 +143,7 @@ static enum cmd_status cmd_teleport(int argc, char **argv)
     if (!strcmp(argv[1], "listen")) {
         if (parse(argc, argv, 2, false, &host, &a) != 0)
             return CMD_USAGE;
-        return teleport_listen(a.port, a.password) == 0 ? CMD_OK : CMD_FAIL;
+        return teleport_listen(a.port, a.password, a.v1) == 0 ? CMD_OK : CMD_FAIL;
     }
     struct vm *vm = vm_find(argv[1]);
     if (!vm) {
@@ -175,6 +179,10 @@ static enum cmd_status cmd_info(int argc, char **argv)
             s->error[0] ? ": " : "", s->error);
     kprintf("%-22s %s, peer %s port %u, guest '%s'\n", "role", tp.source ? "source" : "target", tp.peer, tp.port,
             s->def.name[0] ? s->def.name : tp.name);
+    if (s->peer_authed)
+        kprintf("%-22s version %u, %s; peer %s\n", "stream", s->version,
+                s->version == STREAM_V1 ? "NOT encrypted (HMAC digest)" : "sealed (SPAKE2, ChaCha20-Poly1305)",
+                s->password[0] ? "proved the password" : "NOT authenticated (no password)");
     kprintf("%-22s %s\n", "mode", !tp.source ? (s->caps & CAP_LIVE ? "as the source sends it" : "stop-and-copy")
                                  : s->live ? "live (pre-copy)" : "offline (stop-and-copy)");
     kprintf("%-22s %lu KiB\n", "RAM total", s->st.ram_pages * 4);
@@ -215,9 +223,9 @@ static enum cmd_status cmd_info(int argc, char **argv)
 }
 
 static const struct cmd teleport_cmds[] = {
-    {.name = "teleport", .usage = "listen [--port P] [--password X | --password-file F] | VM --host H [--port P] "
-                                  "[--password X | --password-file F] [--downtime MS] [--bandwidth MB/s] "
-                                  "[--max-rounds N] [--no-throttle] [--offline]",
+    {.name = "teleport", .usage = "listen [--port P] [--password X | --password-file F] [--v1] | VM --host H "
+                                  "[--port P] [--password X | --password-file F] [--downtime MS] [--bandwidth MB/s] "
+                                  "[--max-rounds N] [--no-throttle] [--offline] [--v1]",
      .help = "receive a guest from, or hand a running guest to, a peer hopvm (port 6000); live by default",
      .run = cmd_teleport},
     {.name = "info", .usage = "migrate",

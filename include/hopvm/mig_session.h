@@ -8,12 +8,32 @@
 #define HOPVM_MIG_SESSION_H
 #include <hopvm/mig_auth.h>
 #include <hopvm/mig_converge.h>
+#include <hopvm/mig_seal.h>
+#include <hopvm/mig_spake2.h>
 #include <hopvm/mig_state.h>
 #include <hopvm/stream.h>
 
 /* Buffers the caller provides: one record out, one record in. */
-#define MIG_OUT_CAP (STREAM_MAGIC_LEN + 2 * (REC_HDR_LEN + HELLO_MAX_LEN + 8) + REC_HDR_LEN + REC_MAX_BODY + 8)
+#define MIG_OUT_CAP (STREAM_MAGIC_LEN + 2 * (REC_HDR_LEN + HELLO_MAX_LEN + 8) + REC_HDR_LEN + REC_MAX_BODY + \
+                     SEAL_TAG_LEN + 8)
 #define MIG_IN_CAP  REC_MAX_BODY
+/* The largest record accepted before the peer has proved the password:
+ * HELLO, KEX, CONFIRM, AUTH or ERROR (so a stranger cannot make this host
+ * buffer a megabyte). */
+#define MIG_PREAUTH_CAP 256
+
+#define MIG_RANDOM_LEN 64        /* per session: the HELLO nonce, then a secret for the key exchange */
+#define MIG_KDF_ITERATIONS 50000 /* PBKDF2 rounds from password to SPAKE2 scalar (version 2) */
+
+/* How a session starts. */
+struct mig_params {
+    const char *password;       /* "" for none: version 2 still seals, but nobody is authenticated */
+    const char *host;           /* this host's name, sent in HELLO */
+    const uint8_t *random;      /* MIG_RANDOM_LEN bytes from a good generator */
+    bool allow_v1;              /* also speak version 1 (HMAC proofs, unsealed records) */
+    uint32_t kdf_iterations;    /* 0: MIG_KDF_ITERATIONS (both sides must agree: tests only) */
+    uint32_t max_version;       /* 0: STREAM_VERSION; tests act as an older host with 1 */
+};
 
 enum mig_phase {
     MIG_HANDSHAKE,  /* HELLO and AUTH both ways */
@@ -59,6 +79,10 @@ struct mig_target_ops {
     void (*final_round)(void *ctx);
     /* COMMIT arrived: run it. */
     void (*commit)(void *ctx);
+    /* END checked out: the copy is complete. The last moment to refuse
+     * (hopvm-save writes its file here): -1 with the reason fails the
+     * teleport before COMMIT_READY exists. May be NULL. */
+    int (*ready)(void *ctx, char *err, size_t n);
     /* The teleport failed: free the shell (in_doubt: keep it, paused). */
     void (*abort)(void *ctx, bool in_doubt);
 };
@@ -113,8 +137,16 @@ struct mig_session {
     bool peer_hello, peer_authed;
     uint32_t version;
     uint64_t caps;
-    uint8_t key[MIG_HASH_LEN];
-    struct mig_digest digest;
+    uint8_t key[MIG_HASH_LEN];          /* version 1: keys the END digest */
+    struct mig_digest digest;           /* version 1 */
+    /* Version 2: the key exchange and the sealed records. */
+    uint8_t secret[SPAKE2_SCALAR_LEN];
+    uint32_t kdf_iterations;
+    struct spake2 pake;
+    struct spake2_keys pake_keys;
+    bool kex_sent, kex_done;
+    struct mig_seal tx, rx;
+    bool tx_sealed, rx_sealed;
     /* Live pre-copy (source): mig_source_live turned it on. */
     bool live;
     struct mig_live_params lp;
@@ -136,15 +168,15 @@ struct mig_session {
     char error[ERROR_REASON_MAX + 1];
 };
 
-void mig_source_init(struct mig_session *s, const struct mig_source_ops *ops, void *ctx, const char *password,
-                     const char *host, const uint8_t nonce[STREAM_NONCE_LEN], uint8_t *out, uint8_t *in);
+void mig_source_init(struct mig_session *s, const struct mig_source_ops *ops, void *ctx,
+                     const struct mig_params *p, uint8_t *out, uint8_t *in);
 /* Makes a source session live: pre-copy rounds while the guest runs,
  * then a final round in a pause (if the peer has CAP_LIVE; otherwise it
  * falls back to stop-and-copy). bitmap: one bit per guest page, zeroed,
  * owned by the caller for the whole session. Call after mig_source_init. */
 void mig_source_live(struct mig_session *s, const struct mig_live_params *p, uint64_t *bitmap);
-void mig_target_init(struct mig_session *s, const struct mig_target_ops *ops, void *ctx, const char *password,
-                     const char *host, const uint8_t nonce[STREAM_NONCE_LEN], uint8_t *out, uint8_t *in);
+void mig_target_init(struct mig_session *s, const struct mig_target_ops *ops, void *ctx,
+                     const struct mig_params *p, uint8_t *out, uint8_t *in);
 /* Bytes from the peer. */
 void mig_consume(struct mig_session *s, const uint8_t *data, size_t n);
 /* Bytes for the peer: what is ready now (0 = nothing until the peer speaks). */

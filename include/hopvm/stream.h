@@ -1,4 +1,4 @@
-/* The teleport stream, version 1 (docs/migration-protocol.md): record
+/* The teleport stream, versions 1 and 2 (docs/migration-protocol.md): record
  * framing and the fixed record bodies. Pure (no allocation, no I/O), so the
  * same code frames a TCP teleport in hopvm and a saved-guest file in the
  * host tools; every decoder here reads untrusted bytes and is fuzzed
@@ -15,8 +15,9 @@
 
 #define STREAM_MAGIC        "HOPVMTP1"
 #define STREAM_MAGIC_LEN    8
-#define STREAM_VERSION      1 /* the newest version this host writes */
-#define STREAM_MIN_VERSION  1 /* the oldest version this host reads */
+#define STREAM_VERSION      2 /* the newest version this host writes */
+#define STREAM_MIN_VERSION  2 /* the oldest it speaks unless asked for version 1 (--v1) */
+#define STREAM_V1           1 /* HMAC proofs, unsealed records */
 #define STREAM_PORT         6000
 
 /* Record types (bits 0-30 of the header's type word). */
@@ -24,6 +25,8 @@ enum rec_type {
     REC_HELLO        = 0x01,
     REC_AUTH         = 0x02,
     REC_ERROR        = 0x03,
+    REC_KEX          = 0x04, /* version 2: a SPAKE2 share */
+    REC_CONFIRM      = 0x05, /* version 2: the key confirmation */
     REC_VM_DEF       = 0x10,
     REC_ACCEPT       = 0x11,
     REC_ROUND        = 0x20,
@@ -69,6 +72,8 @@ enum mig_err {
 #define HELLO_HOST_MAX       64
 #define HELLO_MAX_LEN        (HELLO_FIXED_LEN + HELLO_HOST_MAX)
 #define AUTH_LEN             32
+#define KEX_LEN              65 /* SPAKE2_SHARE_LEN */
+#define CONFIRM_LEN          32 /* SPAKE2_CONFIRM_LEN */
 #define ERROR_FIXED_LEN      4
 #define ERROR_REASON_MAX     200
 #define ERROR_MAX_LEN        (ERROR_FIXED_LEN + ERROR_REASON_MAX)
@@ -189,13 +194,15 @@ struct rec_reader {
     char error[REC_ERR_LEN]; /* after REC_BAD */
     /* Private. */
     uint8_t *buf;
-    uint32_t cap;         /* largest body accepted: min(buffer size, REC_MAX_BODY) */
+    uint32_t cap;         /* largest body accepted now (rec_reader_limit) */
+    uint32_t buf_cap;     /* the buffer's size, at most REC_MAX_BODY */
     uint8_t hdr[REC_HDR_LEN];
     uint32_t got;         /* bytes of the current part (header, body or padding) held */
     uint32_t pad;
     uint8_t state;
     uint8_t senders;      /* records accepted: from these roles (rec_info.senders) */
     uint64_t offset;      /* bytes consumed since init */
+    uint32_t overhead;    /* bytes every body carries beyond its shape (a seal's tag) */
 };
 
 /* body_buf holds the bodies: REC_MAX_BODY bytes for a whole stream; a
@@ -205,6 +212,12 @@ void rec_reader_init(struct rec_reader *r, uint8_t *body_buf, size_t cap);
 /* Refuse records a peer in this role never sends (ACCEPT from a source...);
  * by default every known record is accepted, as in a saved file. */
 void rec_reader_set_peer(struct rec_reader *r, enum stream_role peer);
+/* Refuse bodies over cap bytes from the next header on (at most the
+ * buffer's size): small before the peer has authenticated. */
+void rec_reader_limit(struct rec_reader *r, size_t cap);
+/* Every body from the next header on carries n more bytes than its type's
+ * shape (a sealed record's tag): lengths are checked without them. */
+void rec_reader_set_overhead(struct rec_reader *r, uint32_t n);
 /* Consumes data until one record (header, body and padding) is complete or
  * the input is used up; *used says how many bytes it took. Feed the rest
  * (data + *used) next. Bytes may arrive in chunks of any size. */

@@ -18,9 +18,11 @@ struct teleport_opts {
     uint64_t downtime_ns;      /* live: the final pause to aim for */
     uint32_t max_rounds;
     uint64_t bandwidth_Bps;    /* 0: as fast as the link goes */
+    bool v1;                   /* also speak stream version 1 (unsealed): only with --v1 */
 };
 #define TELEPORT_DOWNTIME_MS   300 /* QEMU's default downtime-limit */
 #define TELEPORT_MAX_ROUNDS    30
+#define TELEPORT_HANDSHAKE_S   5   /* a peer that has not proved the password by then is dropped */
 
 struct teleport {
     bool active, source;
@@ -29,6 +31,8 @@ struct teleport {
     struct vm *vm;               /* source: the guest until handed over; target: the shell */
     uint8_t *out, *in;           /* MIG_OUT_CAP and MIG_IN_CAP, allocated on first use */
     char password[MIG_PASSWORD_MAX + 1];
+    bool listen_v1;              /* target: `teleport listen --v1` */
+    bool said_auth;              /* the console was told how the peer is authenticated */
     char peer[16], name[CFG_NAME_MAX];
     uint16_t port;
     struct teleport_opts opts;   /* source */
@@ -42,7 +46,7 @@ struct teleport {
 };
 extern struct teleport tp;      /* the current or last teleport (`info migrate`) */
 
-int teleport_listen(uint16_t port, const char *password);
+int teleport_listen(uint16_t port, const char *password, bool v1);
 int teleport_send(struct vm *vm, const char *host, const struct teleport_opts *o);
 void teleport_pump(void);
 void teleport_cmds_register(void);

@@ -1,6 +1,8 @@
 /* libFuzzer: a target session fed a valid handshake and then arbitrary
  * bytes, as a hostile or broken source would send them after
- * authenticating. Whatever arrives, the target must end in a defined
+ * authenticating. The handshake is version 1's (the target allows it):
+ * version 2 seals every record, so fuzzed bytes would only ever test the
+ * seal (tests/unit/test_seal.c); behind it the same record parsers run. Whatever arrives, the target must end in a defined
  * phase, never touch a page outside the guest, and never commit a guest
  * whose END did not check out. */
 #include <hopvm/mig_session.h>
@@ -38,9 +40,10 @@ static const struct mig_target_ops ops = {.offer = offer, .page = page, .vcpu = 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const uint8_t nonce_t[STREAM_NONCE_LEN] = {2}, nonce_s[STREAM_NONCE_LEN] = {1};
+    static const uint8_t rnd_t[MIG_RANDOM_LEN] = {2}, nonce_s[STREAM_NONCE_LEN] = {1};
     shell = false;
-    mig_target_init(&T, &ops, NULL, "pw", "t", nonce_t, out, in);
+    mig_target_init(&T, &ops, NULL, &(struct mig_params){.password = "pw", .host = "t", .random = rnd_t,
+                                                         .allow_v1 = true}, out, in);
     /* The source's half of a valid handshake. */
     struct stream_hello h = {.version = 1, .min_version = 1, .caps = STREAM_CAPS, .role = ROLE_SOURCE};
     memcpy(h.nonce, nonce_s, sizeof(h.nonce));

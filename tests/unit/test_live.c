@@ -125,7 +125,6 @@ static unsigned nround_at;
  * after `cut` bytes source->target (0: never). */
 static void run(uint64_t rate, bool no_throttle, uint32_t max_rounds, uint64_t cut)
 {
-    uint8_t ns[32] = {1}, nt[32] = {2};
     memset(&G.dirty, 0, sizeof(G.dirty));
     G.logging = G.paused = G.handed_over = false;
     G.throttle = G.throttle_calls = G.pauses = 0;
@@ -134,10 +133,14 @@ static void run(uint64_t rate, bool no_throttle, uint32_t max_rounds, uint64_t c
     memset(&H, 0, sizeof(H));
     memset(send_map, 0, sizeof(send_map));
     nround_at = 0;
-    mig_source_init(&S, &sops, NULL, "pw", "a", ns, sout, sin);
+    static uint8_t rs[MIG_RANDOM_LEN] = {1}, rt[MIG_RANDOM_LEN] = {2};
+    rs[40]++, rt[40]++;
+    mig_source_init(&S, &sops, NULL, &(struct mig_params){.password = "pw", .host = "a", .random = rs,
+                                                          .kdf_iterations = 2}, sout, sin);
     mig_source_live(&S, &(struct mig_live_params){.downtime_ns = 20000000, .max_rounds = max_rounds,
                                                   .no_throttle = no_throttle}, send_map);
-    mig_target_init(&T, &tops, &H, "pw", "b", nt, tout, tin);
+    mig_target_init(&T, &tops, &H, &(struct mig_params){.password = "pw", .host = "b", .random = rt,
+                                                         .kdf_iterations = 2}, tout, tin);
     uint64_t sent = 0;
     uint32_t rounds_seen = 0;
     for (int i = 0; i < 10000000; i++) {

@@ -17,6 +17,7 @@ struct fake_src {
 struct fake_tgt {
     uint8_t ram[PAGES * 4096];
     bool shell, committed, in_doubt, aborted;
+    bool refuse_ready; /* as hopvm-save with a full disk */
     struct mig_vcpu vcpu;
     struct mig_uart uart;
     uint64_t want_mem;
@@ -81,6 +82,13 @@ static int tgt_uart(void *ctx, const struct mig_uart *u, char *e, size_t n)
     ((struct fake_tgt *)ctx)->uart = *u;
     return 0;
 }
+static int tgt_ready(void *ctx, char *e, size_t n)
+{
+    if (!((struct fake_tgt *)ctx)->refuse_ready)
+        return 0;
+    snprintf(e, n, "the target cannot save the guest: No space left on device");
+    return -1;
+}
 static void tgt_commit(void *ctx) { ((struct fake_tgt *)ctx)->committed = true; }
 static void tgt_abort(void *ctx, bool in_doubt)
 {
@@ -90,24 +98,46 @@ static void tgt_abort(void *ctx, bool in_doubt)
     t->shell = in_doubt;
 }
 static const struct mig_target_ops tops = {.offer = tgt_offer, .page = tgt_page, .vcpu = tgt_vcpu, .uart = tgt_uart,
-                                           .commit = tgt_commit, .abort = tgt_abort};
+                                           .ready = tgt_ready, .commit = tgt_commit, .abort = tgt_abort};
 
 static _Alignas(8) uint8_t sout[MIG_OUT_CAP], sin[MIG_IN_CAP], tout[MIG_OUT_CAP], tin[MIG_IN_CAP];
 static struct mig_session S, T;
 static struct fake_src fs;
 static struct fake_tgt ft;
 
+/* Extra faults for run(): cut the link after this many bytes
+ * target->source (0: never); fail the target locally (its Ctrl-C) the
+ * moment it enters this phase (MIG_HANDSHAKE: never). */
+static uint64_t cut_back;
+static enum mig_phase fail_target_in = MIG_HANDSHAKE;
+/* Everything the source put on the wire in the last run(). */
+static uint8_t wire[2 << 20];
+static size_t wire_len;
+
 /* Moves bytes both ways in chunks of up to `chunk`; cuts the link after
  * `cut` bytes source->target (0: never), corrupts byte `flip` (0: none). */
+/* Both sessions' parameters: fixed random bytes, few KDF rounds (both
+ * sides agree), version 1 only if asked. */
+static bool allow_v1_s, allow_v1_t, v1_source;
+static void start(const char *spw, const char *tpw)
+{
+    static uint8_t rnd_s[MIG_RANDOM_LEN] = {1}, rnd_t[MIG_RANDOM_LEN] = {2};
+    rnd_s[40]++, rnd_t[40]++; /* fresh secrets each session */
+    mig_source_init(&S, &sops, &fs, &(struct mig_params){.password = spw, .host = "a", .random = rnd_s,
+                                                         .allow_v1 = allow_v1_s, .kdf_iterations = 2,
+                                                         .max_version = v1_source ? STREAM_V1 : 0}, sout, sin);
+    mig_target_init(&T, &tops, &ft, &(struct mig_params){.password = tpw, .host = "b", .random = rnd_t,
+                                                         .allow_v1 = allow_v1_t, .kdf_iterations = 2}, tout, tin);
+}
+
 static void run(const char *spw, const char *tpw, size_t chunk, uint64_t cut, uint64_t flip)
 {
-    uint8_t nonce_s[32] = {1}, nonce_t[32] = {2};
     memset(&fs.handed_over, 0, sizeof(fs.handed_over));
     memset(&ft, 0, sizeof(ft));
     ft.want_mem = 4 << 20;
-    mig_source_init(&S, &sops, &fs, spw, "a", nonce_s, sout, sin);
-    mig_target_init(&T, &tops, &ft, tpw, "b", nonce_t, tout, tin);
-    uint64_t sent = 0;
+    start(spw, tpw);
+    uint64_t sent = 0, back = 0;
+    wire_len = 0;
     for (int rounds = 0; rounds < 1000000; rounds++) {
         const uint8_t *p;
         size_t n = mig_peek(&S, &p), m;
@@ -118,18 +148,25 @@ static void run(const char *spw, const char *tpw, size_t chunk, uint64_t cut, ui
         if (n) {
             static _Alignas(8) uint8_t tmp[MIG_OUT_CAP];
             memcpy(tmp, p, n);
+            if (wire_len + n <= sizeof(wire))
+                memcpy(wire + wire_len, p, n), wire_len += n;
             if (flip > sent && flip <= sent + n)
                 tmp[flip - sent - 1] ^= 0x40;
             mig_consume(&T, tmp, n);
             mig_advance(&S, n);
             sent += n;
         }
+        if (fail_target_in != MIG_HANDSHAKE && T.phase == fail_target_in)
+            mig_fail(&T, MIG_ERR_CANCELLED, "cancelled from the console");
         m = mig_peek(&T, &p);
+        if (cut_back && back + m > cut_back)
+            m = cut_back - back;
         if (m) {
             mig_consume(&S, p, m);
             mig_advance(&T, m);
+            back += m;
         }
-        if (cut && sent == cut) { /* the link is gone: both sides notice */
+        if ((cut && sent == cut) || (cut_back && back == cut_back)) { /* the link is gone: both sides notice */
             mig_fail(&S, MIG_ERR_INTERNAL, "link lost");
             mig_fail(&T, MIG_ERR_INTERNAL, "link lost");
             return;
@@ -139,6 +176,148 @@ static void run(const char *spw, const char *tpw, size_t chunk, uint64_t cut, ui
         if (!n && !m)
             return; /* stalled: a bug, checked by the caller */
     }
+}
+
+/* After a run: the guest exists exactly once, or in doubt (paused on the
+ * target while the source may have retired it) but never nowhere; never
+ * running twice. Tallies the outcomes. */
+static unsigned lost, twice, doubt, done, failed;
+static void tally(void)
+{
+    bool source_runs = !fs.handed_over;
+    bool target_runs = ft.committed;
+    bool target_holds = ft.committed || ft.in_doubt;
+    lost += !source_runs && !target_holds;
+    twice += source_runs && target_runs;
+    doubt += ft.in_doubt;
+    done += target_runs;
+    failed += source_runs && !ft.shell;
+    CHECK(source_runs || target_holds);
+    CHECK(!(source_runs && (target_runs || ft.shell) && !ft.in_doubt));
+}
+
+/* The hand-over (docs/migration-protocol.md): the link cut at every byte
+ * of the source's last 600 and of everything the target sends (so inside
+ * END -> COMMIT_READY -> COMMIT in both directions), and at steps before;
+ * the target failing locally in every phase; the target unable to keep
+ * the copy (hopvm-save's full disk). */
+static void handover(uint64_t total)
+{
+    lost = twice = doubt = done = failed = 0;
+    for (uint64_t cut = 1; cut <= total; cut += cut < 400 || cut + 600 >= total ? 1 : 3001) {
+        run("pw", "pw", 1500, cut, 0);
+        tally();
+    }
+    uint64_t back_total = T.st.bytes_out;
+    run("pw", "pw", 1500, 0, 0);
+    back_total = T.st.bytes_out;
+    for (cut_back = 1; cut_back <= back_total; cut_back++) {
+        run("pw", "pw", 1500, 0, 0);
+        tally();
+    }
+    cut_back = 0;
+    for (enum mig_phase ph = MIG_OFFER; ph <= MIG_COMMIT; ph++) {
+        fail_target_in = ph;
+        run("pw", "pw", 1500, 0, 0);
+        tally();
+        CHECK(ph != MIG_COMMIT || (ft.in_doubt && fs.handed_over)); /* COMMIT_READY was queued: kept */
+        CHECK(ph == MIG_COMMIT || (!fs.handed_over && !ft.shell));
+    }
+    fail_target_in = MIG_HANDSHAKE;
+    ft.refuse_ready = true;
+    memset(&fs.handed_over, 0, sizeof(fs.handed_over));
+    start("pw", "pw");
+    ft.refuse_ready = true;
+    ft.want_mem = 4 << 20;
+    for (int i = 0; i < 100000 && !(mig_finished(&S) && mig_finished(&T)); i++) {
+        const uint8_t *p;
+        size_t n = mig_peek(&S, &p);
+        mig_consume(&T, p, n), mig_advance(&S, n);
+        n = mig_peek(&T, &p);
+        mig_consume(&S, p, n), mig_advance(&T, n);
+    }
+    CHECK(S.phase == MIG_FAILED && T.phase == MIG_FAILED && !fs.handed_over && !ft.shell);
+    CHECK(strstr(S.error, "No space left on device") != NULL);
+    ft.refuse_ready = false;
+    CHECK_U64(lost, 0);
+    CHECK_U64(twice, 0);
+    CHECK(doubt > 0 && failed > 0); /* both outcomes were reached: the window was hit */
+    printf("hand-over: %u in doubt, %u committed, %u failed cleanly, 0 lost, 0 twice\n", doubt, done, failed);
+}
+
+/* Version 2: guest RAM is not readable on the wire; version 1 only when
+ * both sides allow it; a version-1-only peer is refused with the way out;
+ * a stranger cannot make a listener buffer more than MIG_PREAUTH_CAP. */
+static void version2(void)
+{
+    run("pw", "pw", 1500, 0, 0);
+    CHECK(S.phase == MIG_DONE && S.version == 2 && T.version == 2 && S.rx_sealed && T.rx_sealed);
+    uint8_t page[4096];
+    memcpy(page, fs.ram + 4096, sizeof(page)); /* a data page */
+    bool seen = false;
+    for (size_t i = 0; i + 64 <= wire_len && !seen; i++)
+        seen = !memcmp(wire + i, page, 64);
+    CHECK(!seen);
+    /* No password: still sealed; both sides know nobody proved anything. */
+    run("", "", 1500, 0, 0);
+    CHECK(S.phase == MIG_DONE && S.rx_sealed && !S.password[0]);
+    /* Both allow version 1, but both have 2: version 2. A host of version 1
+     * (the source here) and a target that allows it: version 1. */
+    allow_v1_s = allow_v1_t = true;
+    run("pw", "pw", 1500, 0, 0);
+    CHECK(S.phase == MIG_DONE && S.version == 2);
+    v1_source = true;
+    run("pw", "pw", 1500, 0, 0);
+    CHECK(S.phase == MIG_DONE && S.version == 1 && !S.rx_sealed);
+    CHECK(!memcmp(fs.ram, ft.ram, sizeof(fs.ram)));
+    seen = false;
+    for (size_t i = 0; i + 64 <= wire_len && !seen; i++)
+        seen = !memcmp(wire + i, page, 64);
+    CHECK(seen); /* unsealed, as documented */
+    run("pw", "nope", 1500, 0, 0);
+    CHECK(S.phase == MIG_FAILED && S.error_code == MIG_ERR_AUTH);
+    /* The version-1 host and a target that does not allow it: refused. */
+    allow_v1_t = false;
+    run("pw", "pw", 1500, 0, 0);
+    CHECK(S.phase == MIG_FAILED && T.error_code == MIG_ERR_VERSION && strstr(T.error, "--v1"));
+    v1_source = allow_v1_s = false;
+    /* A peer that speaks only version 1 (its HELLO says 1..1). */
+    memset(&ft, 0, sizeof(ft));
+    start("pw", "pw");
+    struct stream_hello h = {.version = 1, .min_version = 1, .caps = STREAM_CAPS, .role = ROLE_SOURCE};
+    strcpy(h.host, "old");
+    uint8_t msg[256];
+    memcpy(msg, STREAM_MAGIC, STREAM_MAGIC_LEN);
+    size_t hl = rec_put_hello(msg + STREAM_MAGIC_LEN + REC_HDR_LEN, &h);
+    rec_put_hdr(msg + STREAM_MAGIC_LEN, REC_HELLO, (uint32_t)hl);
+    memset(msg + STREAM_MAGIC_LEN + REC_HDR_LEN + hl, 0, rec_pad((uint32_t)hl));
+    mig_consume(&T, msg, STREAM_MAGIC_LEN + REC_HDR_LEN + hl + rec_pad((uint32_t)hl));
+    CHECK(T.phase == MIG_FAILED && T.error_code == MIG_ERR_VERSION && strstr(T.error, "--v1"));
+    /* Before the password is proved: a record longer than MIG_PREAUTH_CAP
+     * is refused at its header (nothing buffered); so is an unknown optional
+     * one; a second HELLO is out of order. */
+    uint8_t big[REC_HDR_LEN];
+    start("pw", "pw");
+    mig_consume(&T, (const uint8_t *)STREAM_MAGIC, STREAM_MAGIC_LEN);
+    rec_put_hdr(big, REC_ERROR, MIG_PREAUTH_CAP + 8);
+    mig_consume(&T, big, sizeof(big));
+    CHECK(T.phase == MIG_FAILED && strstr(T.error, "limit") && T.st.bytes_in == STREAM_MAGIC_LEN + REC_HDR_LEN);
+    start("pw", "pw");
+    mig_consume(&T, (const uint8_t *)STREAM_MAGIC, STREAM_MAGIC_LEN);
+    rec_put_hdr(big, 0x7777 | REC_OPTIONAL, 0);
+    mig_consume(&T, big, sizeof(big));
+    CHECK(T.phase == MIG_FAILED && strstr(T.error, "before the peer proved"));
+    /* A flipped bit in any sealed record (the source's stream after its
+     * CONFIRM): refused as changed on the way, nothing committed. */
+    run("pw", "pw", 1500, 0, 0);
+    uint64_t total = S.st.bytes_out;
+    unsigned caught = 0, runs = 0;
+    for (uint64_t flip = 400; flip < total; flip += 4099, runs++) {
+        run("pw", "pw", 1500, 0, flip);
+        caught += T.phase == MIG_FAILED && strstr(T.error, "failed authentication") != NULL;
+        CHECK(!ft.committed && !fs.handed_over);
+    }
+    CHECK_U64(caught, runs);
 }
 
 int main(void)
@@ -174,9 +353,7 @@ int main(void)
 
     /* The target refuses: too little memory; the reason reaches the source. */
     memset(&ft, 0, sizeof(ft));
-    uint8_t n1[32] = {1}, n2[32] = {2};
-    mig_source_init(&S, &sops, &fs, "", "a", n1, sout, sin);
-    mig_target_init(&T, &tops, &ft, "", "b", n2, tout, tin);
+    start("", "");
     ft.want_mem = 128 * 4096;
     for (int i = 0; i < 100; i++) {
         const uint8_t *p;
@@ -200,26 +377,7 @@ int main(void)
         CHECK(!ft.shell);
     }
 
-    /* The link cut at every offset (in steps): never lost, never twice. */
-    unsigned lost = 0, twice = 0, doubt = 0, done = 0;
-    for (uint64_t cut = 1; cut <= total; cut += cut < 400 ? 1 : 3001) {
-        run("pw", "pw", 1500, cut, 0);
-        bool source_runs = !fs.handed_over;
-        bool target_runs = ft.committed;
-        bool target_holds = ft.committed || ft.in_doubt;
-        if (!source_runs && !target_holds)
-            lost++;
-        if (source_runs && target_runs)
-            twice++;
-        if (source_runs && ft.in_doubt)
-            doubt++;
-        done += target_runs;
-        CHECK(source_runs || target_holds);
-        CHECK(!(source_runs && (target_runs || ft.shell) && !ft.in_doubt));
-    }
-    CHECK_U64(lost, 0);
-    CHECK_U64(twice, 0);
-    (void)doubt;
-    (void)done;
+    version2();
+    handover(total);
     return check_report("test_session");
 }

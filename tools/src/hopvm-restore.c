@@ -81,14 +81,14 @@ static int report(const struct mig_session *s, bool flushed, double secs)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: %s FILE HOST [--port P] [--password X | --password-file F]\n", PROG);
+    fprintf(f, "usage: %s FILE HOST [--port P] [--password X | --password-file F] [--v1]\n", PROG);
 }
 
 int main(int argc, char **argv)
 {
     struct mig_sock_opts o;
     char err[ERR_MAX], host[HELLO_HOST_MAX + 1];
-    uint8_t nonce[STREAM_NONCE_LEN];
+    uint8_t rnd[MIG_RANDOM_LEN];
     mig_sock_opts_init(&o);
     for (int i = 1; i < argc; i++) {
         int rc = mig_sock_option(argc, argv, &i, &o, err, sizeof(err));
@@ -126,7 +126,7 @@ int main(int argc, char **argv)
     fflush(stdout);
     int rc = 1;
     mig_sock_catch_signals();
-    int fd = mig_sock_nonce(nonce, err, sizeof(err)) == 0 ? mig_sock_connect(rs.host, o.port, err, sizeof(err)) : -1;
+    int fd = mig_sock_random(rnd, err, sizeof(err)) == 0 ? mig_sock_connect(rs.host, o.port, err, sizeof(err)) : -1;
     if (fd < 0) {
         fprintf(stderr, "%s: %s\n", PROG, err);
     } else {
@@ -135,7 +135,9 @@ int main(int argc, char **argv)
         struct timespec t0;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         mig_sock_host_name(host, sizeof(host));
-        mig_source_init(&session, &ops, &rs, o.password, host, nonce, mig_sock_out, mig_sock_in);
+        mig_source_init(&session, &ops, &rs,
+                        &(struct mig_params){.password = o.password, .host = host, .random = rnd, .allow_v1 = o.v1},
+                        mig_sock_out, mig_sock_in);
         struct mig_sock_hooks hooks = {.progress = PROG};
         bool flushed = mig_sock_run(fd, &session, &hooks) == 0;
         rc = report(&session, flushed, seconds_since(&t0));

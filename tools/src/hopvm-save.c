@@ -26,7 +26,7 @@ struct saver {
     struct guest_image g;
     const char *path;
     struct guest_file_info info;
-    bool saved, save_failed;
+    bool saved;
     char err[ERR_MAX];
 };
 
@@ -70,28 +70,25 @@ static int uart(void *ctx, const struct mig_uart *u, char *err, size_t n)
     return 0;
 }
 
+/* The copy is complete: it goes to disk before COMMIT_READY may exist, so
+ * the source retires its guest only once the file holds it. If the file
+ * cannot be written the teleport fails and the source keeps its guest. */
+static int ready(void *ctx, char *err, size_t n)
+{
+    struct saver *v = ctx;
+    if (guest_image_save(&v->g, v->path, &v->info, v->err, sizeof(v->err)) == 0) {
+        v->saved = true;
+        return 0;
+    }
+    snprintf(err, n, "the target cannot save the guest: %s", v->err);
+    return -1;
+}
+
 static void commit(void *ctx) { (void)ctx; /* the file was written before COMMIT_READY */ }
 static void abort_(void *ctx, bool in_doubt) { (void)ctx, (void)in_doubt; /* freed at exit */ }
 
-static const struct mig_target_ops ops = {.offer = offer, .page = page, .vcpu = vcpu, .uart = uart, .commit = commit, .abort = abort_};
-
-/* The session queues COMMIT_READY as soon as END checks out; it must not
- * leave before the guest is safe on disk. The pump calls this after every
- * input, before any output: phase MIG_COMMIT means COMMIT_READY waits in
- * the queue. If the file cannot be written, the teleport fails and the
- * ERROR replaces COMMIT_READY: the source keeps its guest. */
-static void after_input(struct mig_session *s, void *ctx)
-{
-    struct saver *v = ctx;
-    if (v->saved || v->save_failed || (s->phase != MIG_COMMIT && s->phase != MIG_DONE))
-        return;
-    if (guest_image_save(&v->g, v->path, &v->info, v->err, sizeof(v->err)) == 0) {
-        v->saved = true;
-        return;
-    }
-    v->save_failed = true;
-    mig_fail(s, MIG_ERR_INTERNAL, "the target cannot save the guest: %s", v->err);
-}
+static const struct mig_target_ops ops = {.offer = offer, .page = page, .vcpu = vcpu, .uart = uart,
+                                         .ready = ready, .commit = commit, .abort = abort_};
 
 /* ---- the program -------------------------------------------------------- */
 
@@ -123,14 +120,14 @@ static int report(const struct mig_session *s, double secs)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: %s [--port P] [--password X | --password-file F] FILE\n", PROG);
+    fprintf(f, "usage: %s [--port P] [--password X | --password-file F] [--v1] FILE\n", PROG);
 }
 
 int main(int argc, char **argv)
 {
     struct mig_sock_opts o;
     char err[ERR_MAX], peer[PEER_MAX], host[HELLO_HOST_MAX + 1];
-    uint8_t nonce[STREAM_NONCE_LEN];
+    uint8_t rnd[MIG_RANDOM_LEN];
     mig_sock_opts_init(&o);
     for (int i = 1; i < argc; i++) {
         int rc = mig_sock_option(argc, argv, &i, &o, err, sizeof(err));
@@ -155,7 +152,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
-    if (guest_image_check_writable(sv.path, err, sizeof(err)) != 0 || mig_sock_nonce(nonce, err, sizeof(err)) != 0) {
+    if (guest_image_check_writable(sv.path, err, sizeof(err)) != 0 || mig_sock_random(rnd, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s: %s\n", PROG, err);
         return 1;
     }
@@ -180,8 +177,10 @@ int main(int argc, char **argv)
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     mig_sock_host_name(host, sizeof(host));
-    mig_target_init(&session, &ops, &sv, o.password, host, nonce, mig_sock_out, mig_sock_in);
-    struct mig_sock_hooks hooks = {.after_input = after_input, .ctx = &sv, .progress = PROG};
+    mig_target_init(&session, &ops, &sv,
+                    &(struct mig_params){.password = o.password, .host = host, .random = rnd, .allow_v1 = o.v1},
+                    mig_sock_out, mig_sock_in);
+    struct mig_sock_hooks hooks = {.ctx = &sv, .progress = PROG};
     mig_sock_run(fd, &session, &hooks);
     int rc = report(&session, seconds_since(&t0));
     guest_image_free(&sv.g);

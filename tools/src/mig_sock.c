@@ -187,14 +187,15 @@ static void progress(const struct mig_session *s, const char *label)
 int mig_sock_run(int fd, struct mig_session *s, const struct mig_sock_hooks *h)
 {
     bool link = true, shown = false;
-    int64_t last = now_ms(), tick = last + MS_PER_S;
+    int64_t last = now_ms(), tick = last + MS_PER_S, start = last;
     for (;;) {
-        if (h->after_input)
-            h->after_input(s, h->ctx);
         if (mig_finished(s) || (!link && ended(s)))
             break;
         if (cancelled && !ended(s))
             mig_fail(s, MIG_ERR_CANCELLED, "cancelled on the host");
+        if (s->phase == MIG_HANDSHAKE && now_ms() - start > MIG_SOCK_HANDSHAKE_S * MS_PER_S)
+            mig_fail(s, MIG_ERR_TIMEOUT, "the peer did not complete the handshake within %d s",
+                     MIG_SOCK_HANDSHAKE_S);
         const uint8_t *p;
         size_t want = mig_peek(s, &p);
         struct pollfd pfd = {.fd = fd, .events = (short)(POLLIN | (want ? POLLOUT : 0))};
@@ -253,11 +254,11 @@ int mig_sock_run(int fd, struct mig_session *s, const struct mig_sock_hooks *h)
 
 /* ---- what a session needs ----------------------------------------------- */
 
-int mig_sock_nonce(uint8_t nonce[STREAM_NONCE_LEN], char *err, size_t n)
+int mig_sock_random(uint8_t rnd[MIG_RANDOM_LEN], char *err, size_t n)
 {
     size_t got = 0;
-    while (got < STREAM_NONCE_LEN) {
-        ssize_t r = getrandom(nonce + got, STREAM_NONCE_LEN - got, 0);
+    while (got < MIG_RANDOM_LEN) {
+        ssize_t r = getrandom(rnd + got, MIG_RANDOM_LEN - got, 0);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
@@ -328,6 +329,10 @@ int mig_sock_option(int argc, char **argv, int *i, struct mig_sock_opts *o, char
 {
     const char *opt = argv[*i];
     bool port = !strcmp(opt, "--port"), pw = !strcmp(opt, "--password"), file = !strcmp(opt, "--password-file");
+    if (!strcmp(opt, "--v1")) {
+        o->v1 = true;
+        return 1;
+    }
     if (!port && !pw && !file)
         return 0;
     if (*i + 1 >= argc)

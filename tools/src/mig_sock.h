@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #define MIG_SOCK_IDLE_S 10 /* as hopvm: give up after this long without a byte either way */
+#define MIG_SOCK_HANDSHAKE_S 5 /* as hopvm: the peer proves the password within this */
 
 /* The session's buffers, 8-byte aligned (libfdt reads bodies in place). */
 extern uint8_t mig_sock_out[MIG_OUT_CAP];
@@ -30,9 +31,6 @@ int mig_sock_accept(int listener, char *peer, size_t peer_n, char *err, size_t n
 int mig_sock_connect(const char *host, uint16_t port, char *err, size_t n);
 
 struct mig_sock_hooks {
-    /* After every batch of input, before any output: the place to act on
-     * a phase change before the bytes it queued reach the peer. */
-    void (*after_input)(struct mig_session *s, void *ctx);
     void *ctx;
     const char *progress; /* if set and stdout is a terminal: a progress line per second, so prefixed */
 };
@@ -42,18 +40,21 @@ struct mig_sock_hooks {
  * reached the socket, -1 if the link failed with bytes unsent. */
 int mig_sock_run(int fd, struct mig_session *s, const struct mig_sock_hooks *h);
 
-/* 32 random bytes from the kernel; 0, or -1 with the reason. */
-int mig_sock_nonce(uint8_t nonce[STREAM_NONCE_LEN], char *err, size_t n);
+/* A session's random bytes (struct mig_params) from the kernel; 0, or -1
+ * with the reason. */
+int mig_sock_random(uint8_t rnd[MIG_RANDOM_LEN], char *err, size_t n);
 /* This machine's name in the characters a stream carries ([A-Za-z0-9._-],
  * others become '-'), "linux" if it has none. */
 void mig_sock_host_name(char *out, size_t n);
 
 /* The options both tools take, as hopvm's `teleport`: --port P,
- * --password X, --password-file F (the first line of a local file). */
+ * --password X, --password-file F (the first line of a local file), --v1
+ * (also speak the unsealed stream version 1). */
 struct mig_sock_opts {
     uint16_t port;                          /* STREAM_PORT unless given */
     char password[MIG_PASSWORD_MAX + 1];    /* "" unless given */
     bool have_password;
+    bool v1;
 };
 void mig_sock_opts_init(struct mig_sock_opts *o);
 /* If argv[*i] is one of the options: takes it and its value (advancing *i)
