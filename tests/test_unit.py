@@ -33,3 +33,14 @@ def test_fuzz_smoke(name, tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-4000:]
     assert "Done" in r.stderr
+
+
+def test_fuzz_session_seed_is_a_whole_session():
+    """fuzz_session's seed must stay a complete valid session (VM_DEF to
+    COMMIT, END's digest right): otherwise the fuzzer starts short of the
+    later records. Regenerate it with FUZZ_SESSION_WRITE_SEED=FILE."""
+    exe = BUILD / "fuzz" / "fuzz_session"
+    seed = ROOT / "tests" / "fuzz" / "corpus" / "fuzz_session" / "valid-v1-session"
+    r = subprocess.run([str(exe), str(seed)], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "FUZZ_SESSION_EXPECT_DONE": "1"})
+    assert r.returncode == 0, r.stderr[-2000:]

@@ -6,6 +6,7 @@
  * phase, never touch a page outside the guest, and never commit a guest
  * whose END did not check out. */
 #include <hopvm/mig_session.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +38,86 @@ static void commit(void *c) { (void)c; }
 static void abort_shell(void *c, bool in_doubt) { (void)c; shell = in_doubt; }
 static const struct mig_target_ops ops = {.offer = offer, .page = page, .vcpu = vcpu, .uart = uart, .commit = commit,
                                           .abort = abort_shell};
+
+/* ---- the seed: a whole valid session after the handshake ---------------
+ * FUZZ_SESSION_WRITE_SEED=FILE makes the binary write it (a source session
+ * with the harness's nonces and password, a guest of 256 pages with two
+ * data pages, its stream captured after its AUTH): VM_DEF, ROUND, RAM of
+ * both kinds, VCPU, DEVICE, END with the right digest, and COMMIT. With
+ * FUZZ_SESSION_EXPECT_DONE=1 every input must commit (tests/test_unit.py
+ * checks the committed seed still does). */
+static uint8_t src_ram[PAGES * 4096];
+static void describe(void *c, struct mig_vmdef *d)
+{
+    (void)c;
+    memset(d, 0, sizeof(*d));
+    strcpy(d->name, "seed");
+    d->memory = PAGES * 4096;
+    d->vcpus = 1;
+    strcpy(d->kernel, "counter.elf");
+    strcpy(d->source_host, "s");
+    strcpy(d->backend, "svm");
+}
+static const uint8_t *src_page(void *c, uint64_t g) { (void)c; return src_ram + g * 4096; }
+static void src_vcpu(void *c, unsigned i, struct mig_vcpu *v)
+{
+    (void)c;
+    memset(v, 0, sizeof(*v));
+    v->index = i;
+    v->s.rip = 0x100000;
+    v->s.cr0 = 0x11;
+}
+static void src_uart(void *c, struct mig_uart *u)
+{
+    (void)c;
+    memset(u, 0, sizeof(*u));
+    u->log_total = u->log_count = 4;
+    memcpy(u->log, "seed", 4);
+}
+static void handed_over(void *c) { (void)c; }
+static const struct mig_source_ops sops = {.describe = describe, .page = src_page, .vcpu = src_vcpu,
+                                           .uart = src_uart, .handed_over = handed_over};
+
+static void write_seed(const char *path)
+{
+    static struct mig_session S;
+    static _Alignas(8) uint8_t sout[MIG_OUT_CAP], sin[MIG_IN_CAP];
+    static uint8_t rnd_s[MIG_RANDOM_LEN] = {1}, rnd_t[MIG_RANDOM_LEN] = {2};
+    static uint8_t seed[1 << 20];
+    memset(src_ram + 5 * 4096, 0x5a, 2 * 4096);
+    mig_source_init(&S, &sops, NULL, &(struct mig_params){.password = "pw", .host = "s", .random = rnd_s,
+                                                          .max_version = STREAM_V1}, sout, sin);
+    mig_target_init(&T, &ops, NULL, &(struct mig_params){.password = "pw", .host = "t", .random = rnd_t,
+                                                         .allow_v1 = true}, out, in);
+    size_t len = 0;
+    bool authed = false;
+    for (int i = 0; i < 100000 && !(mig_finished(&S) && mig_finished(&T)); i++) {
+        const uint8_t *p;
+        size_t n = mig_peek(&S, &p);
+        if (authed && len + n <= sizeof(seed))
+            memcpy(seed + len, p, n), len += n;
+        mig_consume(&T, p, n);
+        mig_advance(&S, n);
+        authed = authed || T.peer_authed; /* what follows the source's AUTH */
+        n = mig_peek(&T, &p);
+        mig_consume(&S, p, n);
+        mig_advance(&T, n);
+    }
+    FILE *f = fopen(path, "wb");
+    if (T.phase != MIG_DONE || !f || fwrite(seed, 1, len, f) != len || fclose(f) != 0)
+        abort();
+    printf("wrote %zu bytes to %s\n", len, path);
+    exit(0);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc, (void)argv;
+    const char *path = getenv("FUZZ_SESSION_WRITE_SEED");
+    if (path)
+        write_seed(path);
+    return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -75,5 +156,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort(); /* committed a guest it had freed */
     if (T.phase == MIG_FAILED && shell)
         abort(); /* a failure must free the shell */
+    if (getenv("FUZZ_SESSION_EXPECT_DONE") && T.phase != MIG_DONE) {
+        fprintf(stderr, "not committed: %s: %s\n", mig_phase_name(T.phase), T.error);
+        abort();
+    }
     return 0;
 }
