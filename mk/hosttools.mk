@@ -4,10 +4,11 @@
 #   hopvm-save, hopvm-restore  a teleport target into a file / a source from one
 #   hopvm-stream               dumps a saved file's records
 #   nettest-host               nettest for Linux
+#   fault-campaign             the teleport hand-over under every fault (tools/fault-campaign)
 #   libnodelay.so              Nagle off in the QEMUs tests and benchmarks
 #                              join with a socket netdev (tools/src/nodelay.c)
 # The tools' own files get no forced header, so their _DEFAULT_SOURCE works.
-HOST_TOOLS     := hopvm-save hopvm-restore hopvm-stream nettest-host
+HOST_TOOLS     := hopvm-save hopvm-restore hopvm-stream nettest-host fault-campaign
 HOST_TOOL_BINS := $(HOST_TOOLS:%=$(BUILD)/tools/%)
 HT_OBJ         := $(BUILD)/tools/obj
 HT_COMMON_OBJ  := $(HT_OBJ)/guest_image.o $(HT_OBJ)/mig_sock.o

@@ -44,3 +44,13 @@ def test_fuzz_session_seed_is_a_whole_session():
     r = subprocess.run([str(exe), str(seed)], capture_output=True, text=True, timeout=60,
                        env={**os.environ, "FUZZ_SESSION_EXPECT_DONE": "1"})
     assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_fault_campaign_loses_no_guest():
+    """tools/fault-campaign with one guest seed: every fault at every record
+    of every phase, each way; no guest lost, none running twice."""
+    exe = BUILD / "tools" / "fault-campaign"
+    r = subprocess.run([str(exe), "1"], capture_output=True, text=True, timeout=600)
+    print(r.stdout)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    assert " 0 LOST, 0 TWICE" in r.stdout
