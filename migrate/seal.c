@@ -2,6 +2,7 @@
 #include <hopvm/lib.h>
 #include <hopvm/mig_auth.h>
 #include <hopvm/mig_seal.h>
+#include <hopvm/mig_spake2.h>
 #include "bearssl_block.h"
 #include "bearssl_kdf.h"
 
@@ -27,6 +28,16 @@ void mig_seal_keys(const uint8_t *secret, size_t secret_len, const uint8_t nonce
     br_hkdf_inject(&hk, secret, secret_len);
     br_hkdf_flip(&hk);
     br_hkdf_produce(&hk, KEY_INFO_T2S, sizeof(KEY_INFO_T2S) - 1, t2s, SEAL_KEY_LEN);
+}
+
+void mig_seal_file_key(const char *password, const uint8_t salt[SEAL_SALT_LEN], uint32_t rounds,
+                       uint8_t key[SEAL_KEY_LEN])
+{
+    static const char label[] = "hopvm-saved-guest-v2";
+    uint8_t s[sizeof(label) - 1 + SEAL_SALT_LEN];
+    memcpy(s, label, sizeof(label) - 1);
+    memcpy(s + sizeof(label) - 1, salt, SEAL_SALT_LEN);
+    mig_pbkdf2_sha256(password, strlen(password), s, sizeof(s), rounds, key, SEAL_KEY_LEN);
 }
 
 void mig_seal_init(struct mig_seal *c, const uint8_t key[SEAL_KEY_LEN])

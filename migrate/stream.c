@@ -21,6 +21,7 @@ static const struct rec_info rec_table[REC_TYPE_SLOTS] = {
     [REC_ERROR] = {.name = "ERROR", .min_len = ERROR_FIXED_LEN, .max_len = ERROR_MAX_LEN, .senders = SENDER_ANY},
     [REC_KEX] = {.name = "KEX", FIXED(KEX_LEN), .senders = SENDER_ANY},
     [REC_CONFIRM] = {.name = "CONFIRM", FIXED(CONFIRM_LEN), .senders = SENDER_ANY},
+    [REC_SEAL] = {.name = "SEAL", FIXED(SEAL_REC_LEN), .senders = SENDER_S},
     [REC_VM_DEF] = {.name = "VM_DEF", .min_len = FDT_MIN_LEN, .max_len = REC_MAX_BODY, .senders = SENDER_S},
     [REC_ACCEPT] = {.name = "ACCEPT", FIXED(0), .senders = SENDER_T},
     [REC_ROUND] = {.name = "ROUND", FIXED(ROUND_LEN), .senders = SENDER_S},

@@ -23,6 +23,11 @@ struct mig_seal {
 void mig_seal_keys(const uint8_t *secret, size_t secret_len, const uint8_t nonce_src[32],
                    const uint8_t nonce_tgt[32], uint8_t src_to_tgt[SEAL_KEY_LEN], uint8_t tgt_to_src[SEAL_KEY_LEN]);
 void mig_seal_init(struct mig_seal *c, const uint8_t key[SEAL_KEY_LEN]);
+/* A saved file's key: PBKDF2-HMAC-SHA256 of the password, salted with the
+ * file's own random salt (its SEAL record), `rounds` rounds. */
+#define SEAL_SALT_LEN 32
+void mig_seal_file_key(const char *password, const uint8_t salt[SEAL_SALT_LEN], uint32_t rounds,
+                       uint8_t key[SEAL_KEY_LEN]);
 /* Encrypts len bytes of body in place and writes the tag; hdr (hdr_len
  * bytes) is authenticated, not encrypted. */
 void mig_seal(struct mig_seal *c, const uint8_t *hdr, size_t hdr_len, uint8_t *body, size_t len,

@@ -27,6 +27,7 @@ enum rec_type {
     REC_ERROR        = 0x03,
     REC_KEX          = 0x04, /* version 2: a SPAKE2 share */
     REC_CONFIRM      = 0x05, /* version 2: the key confirmation */
+    REC_SEAL         = 0x06, /* a saved file sealed with a password: how its key is derived */
     REC_VM_DEF       = 0x10,
     REC_ACCEPT       = 0x11,
     REC_ROUND        = 0x20,
@@ -74,6 +75,7 @@ enum mig_err {
 #define AUTH_LEN             32
 #define KEX_LEN              65 /* SPAKE2_SHARE_LEN */
 #define CONFIRM_LEN          32 /* SPAKE2_CONFIRM_LEN */
+#define SEAL_REC_LEN         40 /* u32 PBKDF2 rounds, u32 zero, 32-byte salt */
 #define ERROR_FIXED_LEN      4
 #define ERROR_REASON_MAX     200
 #define ERROR_MAX_LEN        (ERROR_FIXED_LEN + ERROR_REASON_MAX)

@@ -128,20 +128,23 @@ def test_save_writes_the_file_and_retires_the_guest(vm, saved):
     path, out, rc, said, last = saved
     assert re.search(r"teleport: 'counter' handed over to 10\.0\.2\.2 in [\d.]+ s: 16 MiB RAM", out), out
     assert rc == 0, said
-    assert re.search(r"hopvm-save: saved 'counter' \(16 MiB, \d+ zero pages\) to .*counter\.hopvm in [\d.]+ s",
-                     said), said
+    assert re.search(r"hopvm-save: saved 'counter' \(16 MiB, \d+ zero pages\) to .*counter\.hopvm in [\d.]+ s, "
+                     r"sealed with the password", said), said
     assert path.exists() and not path.with_name(path.name + ".tmp").exists()
     assert state(vm, "counter") == "stopped"
     assert "teleported to 10.0.2.2" in vm.cmd("vm info counter")
-    # The file is a saved guest: every record a teleport carries, in order.
+    # The file is a saved guest, sealed: SEAL, then every record a teleport
+    # carries, in order, each one's body unreadable (the guest's own log,
+    # in the DEVICE record, is not in the file).
     rc, dump = run(DUMP, "dump", path)
     assert rc == 0, dump
     names = re.findall(r"^0x[0-9a-f]+\s+(\w+)", dump, re.M)
-    assert names[:3] == ["VM_DEF", "ROUND", "RAM"], names[:5]
+    assert names[:4] == ["SEAL", "VM_DEF", "ROUND", "RAM"], names[:5]
     assert names[-3:] == ["VCPU", "DEVICE", "END"], names[-5:]
-    assert set(names[2:-3]) == {"RAM"}
-    m = re.search(r"(\d+) data pages, (\d+) zero pages", dump)
-    assert int(m.group(1)) + int(m.group(2)) == 16 * 256, dump
+    assert set(names[3:-3]) == {"RAM"}
+    assert "PBKDF2-HMAC-SHA256 50000 rounds" in dump, dump
+    assert dump.count("(sealed)") == len(names) - 1, dump
+    assert b"counter 2" not in path.read_bytes()
 
 
 def test_restore_runs_the_guest_on_from_where_it_was_saved(vm, saved, tmp_path):
@@ -169,7 +172,7 @@ def test_restore_runs_the_guest_on_from_where_it_was_saved(vm, saved, tmp_path):
 
 def test_a_saved_file_crosses_a_host_to_host_teleport_unchanged(saved, tmp_path):
     """hopvm-restore into hopvm-save: the same session code on both ends,
-    and the file written again is byte for byte the one read."""
+    and the file written again has the same records as the one read."""
     copy = tmp_path / "copy.hopvm"
     src = tmp_path / "src.hopvm"
     shutil.copyfile(saved[0], src)
@@ -178,10 +181,15 @@ def test_a_saved_file_crosses_a_host_to_host_teleport_unchanged(saved, tmp_path)
     rc, out = run(RESTORE, src, "127.0.0.1", "--port", sp, "--password", "pw")
     save_rc, said = finish(p)
     assert rc == 0 and save_rc == 0, (out, said)
-    assert copy.read_bytes() == saved[0].read_bytes()
+    # The same records, each as long, under a salt of its own.
+    def layout(path):
+        dump = run(DUMP, "dump", path)[1]
+        return re.findall(r"^0x([0-9a-f]+)\s+(\w+)\s+\S+\s+(\d+)", dump, re.M), re.search(r"salt ([0-9a-f]+)", dump)[1]
+    (a, salt_a), (b, salt_b) = layout(copy), layout(saved[0])
+    assert a == b and salt_a != salt_b
     # Nobody listening: one line, and the file is left alone.
     port = free_port()
-    rc, out = run(RESTORE, saved[0], "127.0.0.1", "--port", port)
+    rc, out = run(RESTORE, saved[0], "127.0.0.1", "--port", port, "--password", "pw")
     assert rc == 1 and f"hopvm-restore: cannot connect to 127.0.0.1 port {port}: Connection refused" in out, out
 
 
@@ -211,14 +219,23 @@ def test_a_corrupted_file_is_refused(saved, tmp_path):
     path = damaged_copy(saved, tmp_path, flip)
     rc, out = run(RESTORE, path, "127.0.0.1", "--port", free_port(), "--password", "pw")
     assert rc == 1, out
-    assert re.search(r"^hopvm-restore: .*damaged\.hopvm: offset 0x[0-9a-f]+: digest mismatch", out, re.M), out
+    assert re.search(r"^hopvm-restore: .*damaged\.hopvm: offset 0x[0-9a-f]+: the RAM record does not open: "
+                     r"wrong password, or the file was changed", out, re.M), out
     assert "sending" not in out  # refused before any connection
+
+
+def test_a_sealed_file_needs_its_password(saved, tmp_path):
+    rc, out = run(RESTORE, saved[0], "127.0.0.1", "--port", free_port())
+    assert rc == 1 and re.search(r"offset 0x8: the file is sealed with a password: give --password", out), out
+    rc, out = run(RESTORE, saved[0], "127.0.0.1", "--port", free_port(), "--password", "not-pw")
+    assert rc == 1 and "the VM_DEF record does not open: wrong password, or the file was changed" in out, out
+    assert len(out.strip().splitlines()) == 1, out
 
 
 def test_a_truncated_file_is_refused(saved, tmp_path):
     for cut in (lambda d: d[:len(d) // 2], lambda d: d[:-56], lambda d: d[:5]):
         path = damaged_copy(saved, tmp_path, cut)
-        rc, out = run(RESTORE, path, "127.0.0.1", "--port", free_port())
+        rc, out = run(RESTORE, path, "127.0.0.1", "--port", free_port(), "--password", "pw")
         assert rc == 1, out
         assert re.search(r"hopvm-restore: .*damaged\.hopvm: offset 0x[0-9a-f]+: (truncated|not a saved hopvm guest)",
                          out), out

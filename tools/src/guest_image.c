@@ -4,10 +4,16 @@
  * digest is plain SHA-256 of every record before it (headers, bodies and
  * padding, as migrate/session.c's mig_digest_record hashes them). A file is
  * untrusted input: reading it applies the rules migrate/target.c applies
- * to a stream, then the counts and the digest. */
+ * to a stream, then the counts and the digest. Saved with a password, the
+ * file begins with a SEAL record (the key's salt and PBKDF2 rounds) and
+ * every record after it is sealed as a version-2 stream seals them
+ * (migrate/seal.c), so the guest's memory is unreadable without the
+ * password and any change to the file fails to open. */
 #define _DEFAULT_SOURCE
 #include "guest_image.h"
 #include <hopvm/mig_auth.h>
+#include <hopvm/mig_seal.h>
+#include <hopvm/mig_session.h>
 #include <hopvm/stream.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,7 +34,7 @@
 
 /* One record on its way out: header, then the body, 8-byte aligned (the
  * FDT encoders need it), then room for the padding. */
-static _Alignas(8) uint8_t rec_buf[REC_HDR_LEN + REC_MAX_BODY + REC_ALIGN];
+static _Alignas(8) uint8_t rec_buf[REC_HDR_LEN + REC_MAX_BODY + SEAL_TAG_LEN + REC_ALIGN];
 /* One record on its way in (the reader keeps bodies here, aligned too). */
 static _Alignas(8) uint8_t body_buf[REC_MAX_BODY];
 static uint8_t chunk[READ_CHUNK];
@@ -68,6 +75,9 @@ struct writer {
     int fd;
     const char *tmp;
     struct mig_digest digest;
+    bool sealed;
+    const char *password;
+    struct mig_seal seal;
     struct guest_file_info *info;
     char *err;
     size_t n;
@@ -97,9 +107,16 @@ static int put(struct writer *w, uint32_t type, size_t len)
     size_t pad = rec_pad((uint32_t)len), total = REC_HDR_LEN + len + pad;
     rec_put_hdr(rec_buf, type, (uint32_t)len);
     memset(rec_buf + REC_HDR_LEN + len, 0, pad);
-    if (type != REC_END) {
+    if (type != REC_END) { /* the digest is of the plain records, sealed or not */
         mig_digest_update(&w->digest, rec_buf, total);
         w->info->records++;
+    }
+    if (w->sealed) {
+        size_t sealed = len + SEAL_TAG_LEN;
+        pad = rec_pad((uint32_t)sealed), total = REC_HDR_LEN + sealed + pad;
+        rec_put_hdr(rec_buf, type, (uint32_t)sealed);
+        mig_seal(&w->seal, rec_buf, REC_HDR_LEN, rec_buf + REC_HDR_LEN, len, rec_buf + REC_HDR_LEN + len);
+        memset(rec_buf + REC_HDR_LEN + sealed, 0, pad);
     }
     if (write_all(w->fd, rec_buf, total) != 0)
         return fail(w->err, w->n, "%s: %s", w->tmp, strerror(errno));
@@ -141,6 +158,23 @@ static int put_records(struct writer *w, const struct guest_image *g)
     if (write_all(w->fd, (const uint8_t *)STREAM_MAGIC, STREAM_MAGIC_LEN) != 0)
         return fail(w->err, w->n, "%s: %s", w->tmp, strerror(errno));
     w->info->bytes = STREAM_MAGIC_LEN;
+    if (w->sealed) { /* SEAL first, plain: how to derive the key from the password */
+        uint8_t *b = rec_buf + REC_HDR_LEN, salt[SEAL_SALT_LEN], key[SEAL_KEY_LEN];
+        if (getrandom(salt, sizeof(salt), 0) != (ssize_t)sizeof(salt))
+            return fail(w->err, w->n, "getrandom: %s", strerror(errno));
+        uint32_t rounds = MIG_KDF_ITERATIONS;
+        memset(b, 0, SEAL_REC_LEN);
+        for (int i = 0; i < 4; i++)
+            b[i] = (uint8_t)(rounds >> (8 * i));
+        memcpy(b + 8, salt, sizeof(salt));
+        rec_put_hdr(rec_buf, REC_SEAL, SEAL_REC_LEN);
+        if (write_all(w->fd, rec_buf, REC_HDR_LEN + SEAL_REC_LEN) != 0)
+            return fail(w->err, w->n, "%s: %s", w->tmp, strerror(errno));
+        w->info->bytes += REC_HDR_LEN + SEAL_REC_LEN;
+        mig_seal_file_key(w->password, salt, rounds, key);
+        mig_seal_init(&w->seal, key);
+        memset(key, 0, sizeof(key));
+    }
     if (mig_vmdef_encode(&g->def, body, REC_MAX_BODY, &len) != 0)
         return fail(w->err, w->n, "cannot encode the VM_DEF record");
     if (put(w, REC_VM_DEF, len) != 0)
@@ -188,8 +222,8 @@ static int sync_dir(const char *path, char *err, size_t n)
     return 0;
 }
 
-int guest_image_save(const struct guest_image *g, const char *path, struct guest_file_info *info, char *err,
-                     size_t n)
+int guest_image_save(const struct guest_image *g, const char *path, const char *password,
+                     struct guest_file_info *info, char *err, size_t n)
 {
     char tmp[PATH_MAX];
     struct guest_file_info local;
@@ -201,7 +235,8 @@ int guest_image_save(const struct guest_image *g, const char *path, struct guest
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, FILE_MODE);
     if (fd < 0)
         return fail(err, n, "%s: %s", tmp, strerror(errno));
-    struct writer w = {.fd = fd, .tmp = tmp, .info = info, .err = err, .n = n};
+    struct writer w = {.fd = fd, .tmp = tmp, .info = info, .err = err, .n = n,
+                       .sealed = password && password[0], .password = password};
     mig_digest_init(&w.digest, NULL);
     int rc = put_records(&w, g);
     /* On disk before anyone is told the guest is safe in it. */
@@ -249,6 +284,9 @@ struct loader {
     uint32_t vcpus_seen;
     bool have_def, round_begun, uart_done, ended;
     bool vcpu_seen[CFG_MAX_VCPUS];
+    const char *password;       /* for a sealed file */
+    bool sealed;
+    struct mig_seal seal;
     char *why;                  /* REASON_MAX bytes */
 };
 
@@ -376,8 +414,43 @@ static int load_end(struct loader *l, const struct rec_reader *r)
     return 0;
 }
 
-static int load_record(struct loader *l, const struct rec_reader *r)
+/* SEAL, first of all: the file's key from the password. */
+static int load_seal(struct loader *l, struct rec_reader *r)
 {
+    if (l->sealed || l->have_def)
+        return WHY(l, "a SEAL record after the first");
+    if (!l->password || !l->password[0])
+        return WHY(l, "the file is sealed with a password: give --password or --password-file");
+    uint32_t rounds = r->body[0] | r->body[1] << 8 | r->body[2] << 16 | (uint32_t)r->body[3] << 24;
+    if (rounds < 1000 || rounds > 10000000 || r->body[4] | r->body[5] | r->body[6] | r->body[7])
+        return WHY(l, "SEAL asks for %u PBKDF2 rounds (1000 to 10000000) or has non-zero reserved bytes", rounds);
+    uint8_t key[SEAL_KEY_LEN];
+    mig_seal_file_key(l->password, r->body + 8, rounds, key);
+    mig_seal_init(&l->seal, key);
+    memset(key, 0, sizeof(key));
+    l->sealed = true;
+    rec_reader_set_overhead(r, SEAL_TAG_LEN);
+    return 0;
+}
+
+/* A sealed file's record: it opens only with the right password, unchanged
+ * and in its place. */
+static int open_record(struct loader *l, struct rec_reader *r)
+{
+    uint32_t len = r->len - SEAL_TAG_LEN;
+    uint8_t *body = (uint8_t *)r->body;
+    if (!mig_open(&l->seal, r->hdr, REC_HDR_LEN, body, len, body + len))
+        return WHY(l, "the %s record does not open: wrong password, or the file was changed", rec_name(r->type));
+    r->len = len;
+    return 0;
+}
+
+static int load_record(struct loader *l, struct rec_reader *r)
+{
+    if (r->type == REC_SEAL && !r->skip)
+        return load_seal(l, r);
+    if (l->sealed && open_record(l, r) != 0)
+        return -1;
     if (r->skip) { /* an optional record from a newer writer: skipped, but digested like every record */
         if (l->have_def)
             digest_record(l, r);
@@ -453,7 +526,8 @@ static int load_file(FILE *f, struct loader *l, char *err, size_t n)
     return 0;
 }
 
-int guest_image_load(struct guest_image *g, const char *path, struct guest_file_info *info, char *err, size_t n)
+int guest_image_load(struct guest_image *g, const char *path, const char *password, struct guest_file_info *info,
+                     char *err, size_t n)
 {
     struct guest_file_info local;
     char why[REASON_MAX];
@@ -464,7 +538,7 @@ int guest_image_load(struct guest_image *g, const char *path, struct guest_file_
     FILE *f = fopen(path, "rb");
     if (!f)
         return fail(err, n, "%s", strerror(errno));
-    struct loader l = {.g = g, .info = info, .why = why};
+    struct loader l = {.g = g, .info = info, .why = why, .password = password};
     mig_digest_init(&l.digest, NULL);
     int rc = load_file(f, &l, err, n);
     fclose(f);

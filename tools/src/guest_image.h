@@ -29,19 +29,21 @@ struct guest_file_info {
 int guest_image_alloc(struct guest_image *g, const struct mig_vmdef *d, char *err, size_t n);
 void guest_image_free(struct guest_image *g);
 
-/* Writes the guest to path through path.tmp, synced to disk and renamed,
+/* Writes the guest to path through path.tmp (sealed if password is not
+ * NULL or ""), synced to disk and renamed,
  * so that path is either the old file or the whole new one. 0, or -1 with
  * the reason in err (path.tmp removed). */
-int guest_image_save(const struct guest_image *g, const char *path, struct guest_file_info *info, char *err,
-                     size_t n);
+int guest_image_save(const struct guest_image *g, const char *path, const char *password,
+                     struct guest_file_info *info, char *err, size_t n);
 
 /* Fails early, before a teleport starts, if path.tmp cannot be created. */
 int guest_image_check_writable(const char *path, char *err, size_t n);
 
-/* Reads and checks a saved guest: the record rules a target applies to a
+/* Reads and checks a saved guest (a sealed one needs its password): the record rules a target applies to a
  * stream, every page of RAM, every vCPU, the UART, and END's counts and
  * digest. 0 and g filled (free it with guest_image_free), or -1 with
  * "offset 0x...: reason" in err and nothing allocated. */
-int guest_image_load(struct guest_image *g, const char *path, struct guest_file_info *info, char *err, size_t n);
+int guest_image_load(struct guest_image *g, const char *path, const char *password, struct guest_file_info *info,
+                     char *err, size_t n);
 
 #endif

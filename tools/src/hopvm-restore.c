@@ -116,7 +116,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
-    if (guest_image_load(&rs.g, rs.path, &rs.info, err, sizeof(err)) != 0) {
+    if (guest_image_load(&rs.g, rs.path, o.password, &rs.info, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s: %s: %s\n", PROG, rs.path, err);
         return 1;
     }

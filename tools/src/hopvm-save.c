@@ -27,6 +27,7 @@ struct saver {
     const char *path;
     struct guest_file_info info;
     bool saved;
+    const char *password; /* the teleport's: the file is sealed with it */
     char err[ERR_MAX];
 };
 
@@ -76,7 +77,7 @@ static int uart(void *ctx, const struct mig_uart *u, char *err, size_t n)
 static int ready(void *ctx, char *err, size_t n)
 {
     struct saver *v = ctx;
-    if (guest_image_save(&v->g, v->path, &v->info, v->err, sizeof(v->err)) == 0) {
+    if (guest_image_save(&v->g, v->path, v->password, &v->info, v->err, sizeof(v->err)) == 0) {
         v->saved = true;
         return 0;
     }
@@ -103,8 +104,10 @@ static int report(const struct mig_session *s, double secs)
 {
     const char *name = s->def.name[0] ? s->def.name : "the guest";
     if (sv.saved && s->phase == MIG_DONE) {
-        printf("%s: saved '%s' (%llu MiB, %llu zero pages) to %s in %.2f s\n", PROG, name,
-               (unsigned long long)(s->def.memory >> 20), (unsigned long long)sv.info.zero_pages, sv.path, secs);
+        printf("%s: saved '%s' (%llu MiB, %llu zero pages) to %s in %.2f s, %s\n", PROG, name,
+               (unsigned long long)(s->def.memory >> 20), (unsigned long long)sv.info.zero_pages, sv.path, secs,
+               sv.password[0] ? "sealed with the password" : "NOT sealed (no password: anyone who reads the file reads "
+               "the guest's memory)");
         return 0;
     }
     if (sv.saved) {
@@ -177,6 +180,7 @@ int main(int argc, char **argv)
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     mig_sock_host_name(host, sizeof(host));
+    sv.password = o.password;
     mig_target_init(&session, &ops, &sv,
                     &(struct mig_params){.password = o.password, .host = host, .random = rnd, .allow_v1 = o.v1},
                     mig_sock_out, mig_sock_in);

@@ -3,9 +3,11 @@
  * (migrate/stream.c), so it refuses exactly what hopvm would.
  *   hopvm-stream dump FILE   one line per record, then a summary
  * FILE is a saved guest (docs/migration-protocol.md: the magic, then
- * records) or a capture of one direction of a teleport. Exit status 0 if
+ * records) or a capture of one direction of a teleport. A sealed file
+ * (SEAL first) shows its records' types and lengths only. Exit status 0 if
  * the whole file parsed, 1 with one error line naming the offset if not. */
 #define _POSIX_C_SOURCE 200809L
+#include <hopvm/mig_seal.h>
 #include <hopvm/stream.h>
 #include <errno.h>
 #include <stdio.h>
@@ -29,8 +31,14 @@ static void print_hex(const uint8_t *p, size_t n)
 
 /* The decoded fields of one record, after its offset, name and length.
  * Returns 0, or -1 with the decoder's reason in err. */
-static int print_fields(const struct rec_reader *r, struct totals *t, char *err, size_t n)
+static bool sealed; /* after a SEAL record: the bodies are ciphertext */
+
+static int print_fields(struct rec_reader *r, struct totals *t, char *err, size_t n)
 {
+    if (sealed) {
+        printf("  (sealed)");
+        return 0;
+    }
     if (r->skip) {
         printf("  type 0x%x (unknown optional record: skipped)", r->type);
         return 0;
@@ -42,6 +50,15 @@ static int print_fields(const struct rec_reader *r, struct totals *t, char *err,
             return -1;
         printf("  version %u..%u caps 0x%llx role %s host \"%s\"", h.min_version, h.version,
                (unsigned long long)h.caps, h.role == ROLE_SOURCE ? "source" : "target", h.host);
+        break;
+    }
+    case REC_SEAL: {
+        uint32_t rounds = r->body[0] | r->body[1] << 8 | r->body[2] << 16 | (uint32_t)r->body[3] << 24;
+        printf("  sealed with a password: PBKDF2-HMAC-SHA256 %u rounds, salt ", rounds);
+        print_hex(r->body + 8, 32);
+        printf("; every later record ChaCha20-Poly1305");
+        sealed = true;
+        rec_reader_set_overhead(r, SEAL_TAG_LEN);
         break;
     }
     case REC_AUTH:
