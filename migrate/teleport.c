@@ -304,7 +304,10 @@ static void start(bool source, const char *password, bool v1)
 {
     uint8_t rnd[MIG_RANDOM_LEN];
     random_bytes(rnd, sizeof(rnd));
-    const struct mig_params p = {.password = password, .host = host_name(), .random = rnd, .allow_v1 = v1};
+    /* --v1: a listener also accepts a version-1 source; a source speaks
+     * version 1, for a target that has nothing newer. */
+    const struct mig_params p = {.password = password, .host = host_name(), .random = rnd, .allow_v1 = v1,
+                                 .max_version = source && v1 ? STREAM_V1 : 0};
     if (source)
         mig_source_init(&tp.s, &src_ops, tp.vm, &p, tp.out, tp.in);
     else

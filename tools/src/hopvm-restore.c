@@ -136,7 +136,8 @@ int main(int argc, char **argv)
         clock_gettime(CLOCK_MONOTONIC, &t0);
         mig_sock_host_name(host, sizeof(host));
         mig_source_init(&session, &ops, &rs,
-                        &(struct mig_params){.password = o.password, .host = host, .random = rnd, .allow_v1 = o.v1},
+                        &(struct mig_params){.password = o.password, .host = host, .random = rnd, .allow_v1 = o.v1,
+                                             .max_version = o.v1 ? STREAM_V1 : 0},
                         mig_sock_out, mig_sock_in);
         struct mig_sock_hooks hooks = {.progress = PROG};
         bool flushed = mig_sock_run(fd, &session, &hooks) == 0;
