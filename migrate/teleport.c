@@ -273,6 +273,9 @@ static void on_failed(int err)
 {
     if (err == ERR_TIMEOUT)
         mig_fail(&tp.s, MIG_ERR_TIMEOUT, "no progress for %d s", TCP_TASK_IDLE_S);
+    else if (err == ERR_RST && tp.source && !tp.s.st.bytes_in) /* a listener takes one connection at a time */
+        mig_fail(&tp.s, MIG_ERR_INTERNAL, "%s:%u refused the connection: no teleport listener there, or it is "
+                 "busy with another teleport", tp.peer, tp.port);
     else
         mig_fail(&tp.s, MIG_ERR_INTERNAL, "connection %s", err == ERR_RST ? "reset by the peer" : "lost");
     teleport_pump();

@@ -84,6 +84,10 @@ def test_version_1_only_when_asked_on_both_sides(hopvm):
     a, b = pair(hopvm)
     a.cmd("vm start counter")
     a.log_until("counter", r"counter 3\b")
+    # Nobody listening yet (or a listener busy with another peer): refused, said so.
+    out = a.cmd("teleport counter --host 192.168.77.2 --password pw", timeout=60)
+    assert ("192.168.77.2:6000 refused the connection: no teleport listener there, or it is busy with another "
+            "teleport" in out and "'counter' runs on here" in out), out
     listen(b, "--password pw")
     out = a.cmd("teleport counter --host 192.168.77.2 --password pw --v1", timeout=60)
     assert "stream version 1 not supported by the peer" in out and "'counter' runs on here" in out, out
