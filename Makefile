@@ -114,8 +114,8 @@ $(BUILD)/hopvm.efi: $(BUILD)/hopvm.so
 	$(Q)objcopy $(EFI_SECTIONS) --target efi-app-x86_64 --subsystem=10 $< $@
 
 # --- test guests (tests/guests): multiboot v1 (32-bit) and ELF64 ------------
-GUEST32 := hello counter memtouch exitstorm crash
-GUEST64 := compute
+GUEST32 := hello counter memtouch exitstorm crash tsc xstate
+GUEST64 := compute xstate64
 GUEST_FILES := $(GUEST32:%=$(BUILD)/guests/%.elf) $(GUEST64:%=$(BUILD)/guests/%.elf)
 GUEST_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -ffreestanding -fno-pic -no-pie -static \
 	-nostdlib -fno-stack-protector -fno-asynchronous-unwind-tables

@@ -260,6 +260,18 @@ int rd_u32(struct tree_rd *r, int node, const char *name, uint32_t max, uint32_t
     return 0;
 }
 
+int rd_u32_opt(struct tree_rd *r, int node, const char *name, uint32_t max, uint32_t dflt, uint32_t *out)
+{
+    int n;
+    if (!fdt_getprop(r->fdt, node, name, &n)) {
+        if (n != -FDT_ERR_NOTFOUND)
+            return rd_bad_tree(r, n);
+        *out = dflt; /* written by a peer that predates the property */
+        return 0;
+    }
+    return rd_u32(r, node, name, max, out);
+}
+
 int rd_u8(struct tree_rd *r, int node, const char *name, uint8_t *out)
 {
     uint32_t v;

@@ -90,6 +90,9 @@ const uint8_t *rd_exact(struct tree_rd *r, int node, const char *name, int want)
 const uint8_t *rd_upto(struct tree_rd *r, int node, const char *name, size_t max, size_t *len);
 /* One cell, at most max. */
 int rd_u32(struct tree_rd *r, int node, const char *name, uint32_t max, uint32_t *out);
+/* An optional cell, at most max: dflt if the property is absent (a writer
+ * older than the property), else as rd_u32. */
+int rd_u32_opt(struct tree_rd *r, int node, const char *name, uint32_t max, uint32_t dflt, uint32_t *out);
 /* One cell, at most BYTE_MAX. */
 int rd_u8(struct tree_rd *r, int node, const char *name, uint8_t *out);
 int rd_u64(struct tree_rd *r, int node, const char *name, uint64_t *out);

@@ -26,6 +26,9 @@ _Static_assert(MIG_VMDEF_MAX <= (1 << 20) && MIG_VCPU_MAX <= (1 << 20) && MIG_UA
 #define FXSAVE_MXCSR_OFF 24
 #define MXCSR_RESERVED 0xffff0000u      /* FXRSTOR faults if any is set (SDM Vol.1 10.5.1) */
 #define MEM_ALIGN 4096u
+#ifndef RFLAGS_IF
+#define RFLAGS_IF (1ull << 9)
+#endif
 
 /* ------------------------------------------------------------------ VM_DEF */
 
@@ -169,7 +172,11 @@ int mig_vcpu_encode(const struct mig_vcpu *v, void *buf, size_t cap, size_t *len
         const uint32_t c[DT_CELLS] = { (uint32_t)(t->base >> 32), (uint32_t)t->base, t->limit };
         wr_cells(&w, vcpu_dts[i].name, c, DT_CELLS);
     }
-    wr_u32(&w, "int-shadow", v->s.int_shadow);
+    /* int-shadow is 0/1 as stream readers have always read it; the kind
+     * and the NMI mask came later, as properties an older reader skips. */
+    wr_u32(&w, "int-shadow", v->s.int_shadow != SHADOW_NONE);
+    wr_u32(&w, "mov-ss-shadow", v->s.int_shadow == SHADOW_MOV_SS);
+    wr_u32(&w, "nmi-blocked", v->s.nmi_blocked);
     wr_u32(&w, "halted", v->halted);
     const struct vcpu_event *e = &v->s.event;
     const uint32_t ev[EVENT_CELLS] = { e->type, e->vector, e->has_error, e->error };
@@ -210,6 +217,23 @@ static int rd_segs(struct tree_rd *r, int node, struct mig_vcpu *v)
     return 0;
 }
 
+/* The interrupt shadow: int-shadow (any), then optional mov-ss-shadow (its
+ * kind). A writer without mov-ss-shadow left the kind out: with RFLAGS.IF
+ * clear it was MOV SS's, since STI sets IF; otherwise STI's is taken. */
+static int rd_shadow(struct tree_rd *r, int node, struct vcpu_state *s)
+{
+    uint32_t any, mov_ss, unknown = UINT32_MAX;
+    if (rd_u32(r, node, "int-shadow", 1, &any) || rd_u32_opt(r, node, "mov-ss-shadow", 1, unknown, &mov_ss) ||
+        rd_u32_opt(r, node, "nmi-blocked", 1, 0, &s->nmi_blocked))
+        return -1;
+    if (mov_ss == 1 && !any)
+        return rd_fail(r, "mov-ss-shadow 1 without int-shadow");
+    if (mov_ss == unknown)
+        mov_ss = !(s->rflags & RFLAGS_IF);
+    s->int_shadow = !any ? SHADOW_NONE : mov_ss ? SHADOW_MOV_SS : SHADOW_STI;
+    return 0;
+}
+
 static int rd_event(struct tree_rd *r, int node, struct vcpu_event *e)
 {
     uint32_t c[EVENT_CELLS];
@@ -243,8 +267,8 @@ int mig_vcpu_decode(const void *buf, size_t len, struct mig_vcpu *v, char *err, 
     for (size_t i = 0; i < ARRAY_SIZE(vcpu_u64s); i++)
         if (rd_u64(&r, n, vcpu_u64s[i].name, AT(uint64_t, v, vcpu_u64s[i].off)))
             return -1;
-    if (rd_segs(&r, n, v) || rd_u32(&r, n, "int-shadow", 1, &v->s.int_shadow) ||
-        rd_u32(&r, n, "halted", 1, &halted) || rd_event(&r, n, &v->s.event))
+    if (rd_segs(&r, n, v) || rd_shadow(&r, n, &v->s) || rd_u32(&r, n, "halted", 1, &halted) ||
+        rd_event(&r, n, &v->s.event))
         return -1;
     v->halted = halted;
     const uint8_t *fx = rd_exact(&r, n, "fxsave", MIG_FXSAVE_SIZE);

@@ -86,3 +86,58 @@ void cpuid_policy(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t r[4])
         break;
     }
 }
+
+/* Each CR4 bit and the CPUID feature that gives it meaning (SDM Vol.3A 2.5
+ * and Vol.2A CPUID tables 3-8 to 3-11; APM Vol.2 3.1.3). A bit not listed is
+ * reserved. The answer is cpuid_policy's, so a feature hopvm hides from the
+ * guest cannot be turned on through CR4 either: CR4.OSXSAVE is the way into
+ * XSETBV and XCR0, whose state hopvm does not switch (vmm/fpu.c uses FXSAVE). */
+enum { CPUID_EAX, CPUID_EBX, CPUID_ECX, CPUID_EDX };
+static const struct cr4_feature {
+    uint8_t bit;
+    uint8_t reg;   /* which register of the leaf's answer */
+    uint32_t leaf; /* 0: the bit needs no feature */
+    uint32_t mask;
+} cr4_features[] = {
+    {0, CPUID_EDX, 1, 1u << 1},   /* VME: VME */
+    {1, CPUID_EDX, 1, 1u << 1},   /* PVI: VME */
+    {2, CPUID_EDX, 1, 1u << 4},   /* TSD: TSC */
+    {3, CPUID_EDX, 1, 1u << 2},   /* DE: DE */
+    {4, CPUID_EDX, 1, 1u << 3},   /* PSE: PSE */
+    {5, CPUID_EDX, 1, 1u << 6},   /* PAE: PAE */
+    {6, CPUID_EDX, 1, 1u << 7},   /* MCE: MCE */
+    {7, CPUID_EDX, 1, 1u << 13},  /* PGE: PGE */
+    {8, CPUID_EAX, 0, 0},         /* PCE: no feature bit (RDPMC outside ring 0) */
+    {9, CPUID_EDX, 1, 1u << 24},  /* OSFXSR: FXSR */
+    {10, CPUID_EDX, 1, 1u << 25}, /* OSXMMEXCPT: SSE */
+    {11, CPUID_ECX, 7, 1u << 2},  /* UMIP: UMIP */
+    {12, CPUID_ECX, 7, 1u << 16}, /* LA57: LA57 */
+    {13, CPUID_ECX, 1, 1u << 5},  /* VMXE: VMX */
+    {14, CPUID_ECX, 1, 1u << 6},  /* SMXE: SMX */
+    {16, CPUID_EBX, 7, 1u << 0},  /* FSGSBASE: FSGSBASE */
+    {17, CPUID_ECX, 1, 1u << 17}, /* PCIDE: PCID */
+    {18, CPUID_ECX, 1, 1u << 26}, /* OSXSAVE: XSAVE */
+    {19, CPUID_ECX, 7, 1u << 23}, /* KL: Key Locker */
+    {20, CPUID_EBX, 7, 1u << 7},  /* SMEP: SMEP */
+    {21, CPUID_EBX, 7, 1u << 20}, /* SMAP: SMAP */
+    {22, CPUID_ECX, 7, 1u << 3},  /* PKE: PKU */
+    {23, CPUID_ECX, 7, 1u << 7},  /* CET: CET shadow stacks */
+    {24, CPUID_ECX, 7, 1u << 31}, /* PKS: PKS */
+};
+
+uint64_t cpuid_cr4_allowed(struct vcpu *v)
+{
+    uint32_t l0[4], l1[4], l7[4] = {0, 0, 0, 0};
+    cpuid_policy(v, 0, 0, l0);
+    cpuid_policy(v, 1, 0, l1);
+    if (l0[0] >= 7) /* past the last leaf a CPU answers with another leaf's data */
+        cpuid_policy(v, 7, 0, l7);
+    uint64_t ok = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(cr4_features); i++) {
+        const struct cr4_feature *f = &cr4_features[i];
+        const uint32_t *r = f->leaf == 7 ? l7 : l1;
+        if (!f->leaf || (r[f->reg] & f->mask))
+            ok |= 1ull << f->bit;
+    }
+    return ok;
+}

@@ -3,6 +3,7 @@
  * guest cannot go on, and one fatal path records why). */
 #include <hopvm/hv.h>
 #include <hopvm/guest_mem.h>
+#include <hopvm/insn.h>
 #include <hopvm/lib.h>
 #include <hopvm/mmio.h>
 #include <hopvm/vm.h>
@@ -17,7 +18,8 @@ const char *const exit_reason_names[EXIT_REASON_COUNT] = {
     [EXIT_INTR] = "intr",           [EXIT_NMI] = "nmi",
     [EXIT_HYPERCALL] = "hypercall", [EXIT_VIRT_INSN] = "svm/vmx insn",
     [EXIT_ENTRY_FAILED] = "entry failed", [EXIT_UNHANDLED] = "unhandled",
-    [EXIT_DIRTY] = "dirty-log write",
+    [EXIT_DIRTY] = "dirty-log write", [EXIT_CR_WRITE] = "cr write",
+    [EXIT_XSETBV] = "xsetbv",
 };
 
 static void inject_exception(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error)
@@ -208,6 +210,102 @@ static bool handle_virt_insn(struct vcpu *v, struct vm_exit *e)
     return true;
 }
 
+static enum cpu_mode guest_mode(const struct vcpu_state *s)
+{
+    if ((s->efer & EFER_LMA) && (s->cs.attr & SEG_ATTR_L))
+        return MODE_64;
+    return (s->cs.attr & SEG_ATTR_DB) ? MODE_32 : MODE_16;
+}
+
+/* The instruction at CS:RIP, through the guest's paging: as many of its
+ * at most 15 bytes as are mapped (it may end before an unmapped page). */
+static size_t fetch_insn(struct vcpu *v, const struct vcpu_state *s, uint8_t b[INSN_MAX_LEN])
+{
+    uint64_t la = (guest_mode(s) == MODE_64 ? 0 : s->cs.base) + s->rip;
+    size_t in_page = MIN((size_t)INSN_MAX_LEN, (size_t)(PAGE_SIZE - (la & (PAGE_SIZE - 1))));
+    if (guest_peek(v, s, la, b, in_page) != 0)
+        return 0;
+    if (in_page < INSN_MAX_LEN && guest_peek(v, s, la + in_page, b + in_page, INSN_MAX_LEN - in_page) == 0)
+        return INSN_MAX_LEN;
+    return in_page;
+}
+
+/* Checks a MOV to CR4 as the CPU would if CR4 had only the bits the guest's
+ * CPUID offers (SDM Vol.2B MOV—Move to/from Control Registers, Vol.3A 2.5;
+ * APM Vol.2 3.1.3): #GP(0) outside ring 0, for a bit of a hidden feature or
+ * a reserved one (vmm/cpuid.c decides which), and for clearing PAE in IA-32e
+ * mode. Outside 64-bit mode the source is 32 bits wide. */
+static bool cr4_write_ok(struct vcpu *v, const struct vcpu_state *s, uint64_t val)
+{
+    unsigned cpl = (s->ss.attr >> 5) & 3; /* SS.DPL is the CPL (APM 15.5.1, SDM 26.3.1.2) */
+    if (cpl != 0 || (val & ~cpuid_cr4_allowed(v)))
+        return false;
+    if ((s->efer & EFER_LMA) && !(val & CR4_PAE))
+        return false;
+    return true;
+}
+
+/* An intercepted MOV to CR4 (AMD-V intercepts every CR4 write; VT-x exits
+ * for the bits in the CR4 guest/host mask). The backend names the source
+ * register when the CPU tells it (VT-x, AMD decode assists); otherwise the
+ * instruction is fetched and decoded here, as for MMIO. A valid value is
+ * loaded through set_state, which owes the guest a TLB flush for it (the
+ * intercepted MOV did not flush, SDM Vol.3A 4.10.4.1). */
+static bool handle_cr_write(struct vcpu *v, struct vm_exit *e)
+{
+    static char why[128];
+    struct vcpu_state s;
+    hv()->get_state(v, &s);
+    uint8_t gpr = e->u.cr.gpr;
+    if (gpr == CR_GPR_UNKNOWN || !e->insn_len) {
+        uint8_t b[INSN_MAX_LEN];
+        struct cr_insn in;
+        const char *err;
+        size_t got = fetch_insn(v, &s, b);
+        if (insn_decode_mov_cr(b, got, guest_mode(&s), &in, &err) != 0 || in.cr != e->u.cr.cr) {
+            ksnprintf(why, sizeof(why), "CR%u write exit, but the instruction at 0x%lx is not MOV to CR%u",
+                      e->u.cr.cr, s.rip, e->u.cr.cr);
+            v->fail = why;
+            return false;
+        }
+        gpr = in.gpr;
+        if (!e->insn_len)
+            e->insn_len = in.len;
+    }
+    if (e->u.cr.cr != 4 || gpr >= GPR_COUNT) {
+        ksnprintf(why, sizeof(why), "unexpected write to CR%u", e->u.cr.cr);
+        v->fail = why;
+        return false;
+    }
+    uint64_t val = v->gpr[gpr];
+    if (guest_mode(&s) != MODE_64)
+        val = (uint32_t)val;
+    if (!cr4_write_ok(v, &s, val)) {
+        inject_exception(v, EXC_GP, true, 0);
+        return true;
+    }
+    s.cr4 = val;
+    hv()->set_state(v, &s);
+    return skip(v, e);
+}
+
+/* XSETBV (SDM Vol.2C XSETBV; AMD-V intercepts it, VT-x always exits): #UD
+ * while CR4.OSXSAVE is clear, which the guest cannot change (cpuid.c hides
+ * XSAVE). Should a restored state carry OSXSAVE, #GP(0): the guest's CPUID
+ * leaf 0xD offers no XCR0 component, so no value is valid. hopvm never
+ * loads a guest's value into XCR0, which it does not switch. */
+static bool handle_xsetbv(struct vcpu *v, struct vm_exit *e)
+{
+    (void)e;
+    struct vcpu_state s;
+    hv()->get_state(v, &s);
+    if (s.cr4 & CR4_OSXSAVE)
+        inject_exception(v, EXC_GP, true, 0);
+    else
+        inject_exception(v, EXC_UD, false, 0);
+    return true;
+}
+
 static bool handle_entry_failed(struct vcpu *v, struct vm_exit *e)
 {
     v->fail = e->detail ? e->detail : "the CPU refused the guest state (VM entry failed)";
@@ -228,6 +326,8 @@ static bool (*const handlers[EXIT_REASON_COUNT])(struct vcpu *, struct vm_exit *
     [EXIT_VIRT_INSN] = handle_virt_insn,
     [EXIT_ENTRY_FAILED] = handle_entry_failed,
     [EXIT_DIRTY] = handle_dirty,
+    [EXIT_CR_WRITE] = handle_cr_write,
+    [EXIT_XSETBV] = handle_xsetbv,
 };
 
 bool vcpu_handle_exit(struct vcpu *v, struct vm_exit *e)

@@ -1,11 +1,14 @@
 /* MOV decoding for MMIO emulation: 88/89/8A/8B (MOV r/m, r and r, r/m),
  * C6/C7 /0 (MOV r/m, imm), 0F B6/B7 (MOVZX), with legacy prefixes and REX
- * (SDM Vol.2A ch. 2: instruction format, ModR/M and SIB tables 2-1..2-3). */
+ * (SDM Vol.2A ch. 2: instruction format, ModR/M and SIB tables 2-1..2-3);
+ * and MOV to CR (0F 22) for intercepted control-register writes. */
 #include <hopvm/insn.h>
 
 #define PFX_OPSIZE 0x66
 #define PFX_ADDRSIZE 0x67
-#define MAX_INSN 15
+#define PFX_LOCK 0xf0
+#define OP_TWO_BYTE 0x0f
+#define OP2_MOV_TO_CR 0x22
 
 static bool is_legacy_prefix(uint8_t b)
 {
@@ -55,8 +58,8 @@ int insn_decode_mmio(const uint8_t *b, size_t n, enum cpu_mode mode, struct mmio
     size_t i = 0;
     bool opsize = false, addrsize = false;
     uint8_t rex = 0;
-    if (n > MAX_INSN)
-        n = MAX_INSN;
+    if (n > INSN_MAX_LEN)
+        n = INSN_MAX_LEN;
     while (i < n && is_legacy_prefix(b[i])) {
         opsize |= b[i] == PFX_OPSIZE;
         addrsize |= b[i] == PFX_ADDRSIZE;
@@ -120,5 +123,36 @@ int insn_decode_mmio(const uint8_t *b, size_t n, enum cpu_mode mode, struct mmio
         o->dst_size = movzx ? (uint8_t)opnd : o->size;
     }
     o->len = (uint8_t)i;
+    return 0;
+}
+
+/* MOV CRn, r32/r64: 0F 22 /r (SDM Vol.2B MOV—Move to/from Control
+ * Registers; APM Vol.3 MOV CRn). ModRM.reg is the CR and REX.R adds 8
+ * (AMD's LOCK prefix does the same outside 64-bit mode, for CR8);
+ * ModRM.rm is the register and REX.B adds 8. The mod field is ignored:
+ * the operand is always a register, so the instruction is three bytes
+ * after its prefixes. */
+int insn_decode_mov_cr(const uint8_t *b, size_t n, enum cpu_mode mode, struct cr_insn *o, const char **why)
+{
+    size_t i = 0;
+    bool lock = false;
+    uint8_t rex = 0;
+    if (n > INSN_MAX_LEN)
+        n = INSN_MAX_LEN;
+    while (i < n && is_legacy_prefix(b[i])) {
+        lock |= b[i] == PFX_LOCK;
+        i++;
+    }
+    if (mode == MODE_64 && i < n && (b[i] & 0xf0) == 0x40)
+        rex = b[i++];
+    if (i + 3 > n)
+        return *why = "instruction truncated", -1;
+    if (b[i] != OP_TWO_BYTE || b[i + 1] != OP2_MOV_TO_CR)
+        return *why = "not a MOV to CR", -1;
+    uint8_t modrm = b[i + 2];
+    *o = (struct cr_insn){0};
+    o->cr = (uint8_t)(((modrm >> 3) & 7) | ((rex & 4) || lock ? 8 : 0));
+    o->gpr = (uint8_t)((modrm & 7) | ((rex & 1) ? 8 : 0));
+    o->len = (uint8_t)(i + 3);
     return 0;
 }

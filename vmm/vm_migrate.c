@@ -4,11 +4,13 @@
  * a VMCS or struct vm internals beyond these calls. */
 #include <hopvm/config.h>
 #include <hopvm/console.h>
+#include <hopvm/cpuinfo.h>
 #include <hopvm/hv.h>
 #include <hopvm/lib.h>
 #include <hopvm/mem.h>
 #include <hopvm/mig_compat.h>
 #include <hopvm/mig_state.h>
+#include <hopvm/vcpu_check.h>
 #include <hopvm/vm.h>
 #include <hopvm/x86.h>
 
@@ -171,6 +173,18 @@ struct vm *vm_incoming(const struct mig_vmdef *d, char *err, size_t n)
     return vm;
 }
 
+/* What this host can give v: the CR4 bits of the features its CPUID
+ * offers that the backend can also run, the EFER bits a guest here can
+ * write, and this CPU's physical address width. */
+static void vcpu_limits(struct vcpu *v, struct vcpu_limits *lim)
+{
+    lim->cr4 = cpuid_cr4_allowed(v);
+    if (hv()->guest_cr4_bits)
+        lim->cr4 &= hv()->guest_cr4_bits();
+    lim->efer = VCPU_EFER_GUEST;
+    lim->phys_bits = cpuinfo()->phys_bits;
+}
+
 int vm_load_vcpu(struct vm *vm, const struct mig_vcpu *m, char *err, size_t n)
 {
     if (m->index >= vm->nvcpus) {
@@ -179,7 +193,16 @@ int vm_load_vcpu(struct vm *vm, const struct mig_vcpu *m, char *err, size_t n)
     }
     struct vcpu *v = vm->vcpus[m->index];
     if (!fpu_image_ok(m->fxsave)) {
-        ksnprintf(err, n, "vCPU %u: MXCSR has bits this CPU lacks", m->index);
+        ksnprintf(err, n, "MXCSR has bits this CPU lacks");
+        return -1;
+    }
+    /* Bytes from a peer or a file: nothing reaches the backend (whose
+     * WRMSRs and VM entry would see it) that the architecture refuses. */
+    struct vcpu_limits lim;
+    char why[VCPU_WHY_MAX];
+    vcpu_limits(v, &lim);
+    if (vcpu_check(&m->s, &lim, why, sizeof(why))) {
+        ksnprintf(err, n, "%s", why); /* the target says which VCPU record */
         return -1;
     }
     struct vcpu_state s = m->s;

@@ -22,6 +22,11 @@ struct hv_backend {
     void (*vcpu_run)(struct vcpu *v, struct vm_exit *e);
     void (*get_state)(struct vcpu *v, struct vcpu_state *s);
     void (*set_state)(struct vcpu *v, const struct vcpu_state *s);
+    /* The CR4 bits this backend can run a guest with, for checking a state
+     * from elsewhere before set_state (vmm/vcpu_check.c). VT-x: those
+     * IA32_VMX_CR4_FIXED1 allows (SDM Vol.3D A.8). NULL: every bit the
+     * guest's CPUID offers (AMD-V: APM Vol.2 15.5.1). */
+    uint64_t (*guest_cr4_bits)(void);
     /* The nested tables (vmm/nested_pt.c) are the core's; a backend adds
      * the extra bits of every leaf (EPT: the memory type) ... */
     uint64_t npt_leaf;

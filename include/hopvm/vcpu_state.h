@@ -54,9 +54,16 @@ struct vcpu_state {
     uint64_t pat, star, lstar, cstar, sfmask, kernel_gs_base;
     uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
     uint64_t tsc_offset;
-    uint32_t int_shadow;      /* 1: interrupts blocked for one instruction (STI/MOV SS) */
+    uint32_t int_shadow;      /* enum int_shadow: events held off for one instruction */
+    uint32_t nmi_blocked;     /* 1: an NMI handler runs, NMIs wait for its IRET */
     struct vcpu_event event;  /* pending event */
 };
+
+/* The interrupt shadow after STI or after MOV SS / POP SS (SDM Vol.3A
+ * 6.8.3, Vol.3C 24.4.2 interruptibility state bits 0 and 1). Both hold off
+ * maskable interrupts for one instruction; MOV SS's also holds off debug
+ * traps, and VM entry takes STI's only with RFLAGS.IF set (STI sets it). */
+enum int_shadow { SHADOW_NONE, SHADOW_STI, SHADOW_MOV_SS };
 
 /* Architectural bits used by the core. */
 #define CR0_PE (1ull << 0)
@@ -68,6 +75,7 @@ struct vcpu_state {
 #define CR4_PAE (1ull << 5)
 #define CR4_OSFXSR (1ull << 9)
 #define CR4_OSXMMEXCPT (1ull << 10)
+#define CR4_OSXSAVE (1ull << 18)
 #define EFER_SCE (1ull << 0)
 #define EFER_LME (1ull << 8)
 #define EFER_LMA (1ull << 10)

@@ -23,9 +23,15 @@ enum exit_reason {
     EXIT_ENTRY_FAILED,  /* VMRUN / VM entry refused the guest state */
     EXIT_DIRTY,         /* a write to write-protected guest RAM while dirty logging (the core
                            reclassifies such an EXIT_MMIO; never an MMIO access) */
+    EXIT_CR_WRITE,      /* MOV to CR4 (u.cr), checked against the guest's CPUID */
+    EXIT_XSETBV,        /* XSETBV: XCR0 is not virtualized yet */
     EXIT_UNHANDLED,     /* anything else the backend saw */
     EXIT_REASON_COUNT
 };
+
+/* A MOV-to-CR exit whose source register the CPU did not report (AMD-V
+ * without decode assists): the core decodes the instruction itself. */
+#define CR_GPR_UNKNOWN 0xff
 
 struct vm_exit {
     enum exit_reason reason;
@@ -46,6 +52,10 @@ struct vm_exit {
             bool write, fetch;
         } mmio;
         uint32_t msr;
+        struct {
+            uint8_t cr;    /* control register written */
+            uint8_t gpr;   /* source register (enum gpr), or CR_GPR_UNKNOWN */
+        } cr;
     } u;
 };
 
@@ -235,6 +245,9 @@ bool dirty_write_fault(struct vm *vm, uint64_t gpa);
 
 /* vmm/cpuid.c, vmm/msr.c: the policies. */
 void cpuid_policy(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t out[4]);
+/* The CR4 bits the guest may set: those whose feature cpuid_policy offers
+ * it (a bit for a hidden feature, or a reserved one, is #GP on a write). */
+uint64_t cpuid_cr4_allowed(struct vcpu *v);
 bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val);
 bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val);
 

@@ -1,4 +1,4 @@
-/* libFuzzer: the MMIO instruction decoder, fed guest bytes. */
+/* libFuzzer: the instruction decoders (MMIO MOVs, MOV to CR), fed guest bytes. */
 #include <hopvm/insn.h>
 #include <hopvm/lib.h>
 #include <stdlib.h>
@@ -15,6 +15,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (insn_decode_mmio(b, size - 1, (enum cpu_mode)(data[0] % 3), &in, &why) == 0) {
         if (in.len == 0 || in.len > 15 || in.len > size - 1 || in.reg > 15 ||
             (in.size != 1 && in.size != 2 && in.size != 4 && in.size != 8))
+            abort();
+    }
+    struct cr_insn cr;
+    if (insn_decode_mov_cr(b, size - 1, (enum cpu_mode)(data[0] % 3), &cr, &why) == 0) {
+        if (cr.len < 3 || cr.len > 15 || cr.len > size - 1 || cr.cr > 15 || cr.gpr > 15)
             abort();
     }
     free(b);

@@ -62,9 +62,9 @@ static void vcpu_case(const void *buf, size_t size)
     check_reason(rc, why);
     if (rc)
         return;
-    if (vcpu.index >= CFG_MAX_VCPUS || vcpu.s.tsc_offset || vcpu.s.int_shadow > 1 ||
-        vcpu.s.event.type > EVENT_SOFTINT || vcpu.s.event.has_error > 1 || vcpu.s.gdtr.limit > 0xffff ||
-        vcpu.s.cs.attr > 0xfff)
+    if (vcpu.index >= CFG_MAX_VCPUS || vcpu.s.tsc_offset || vcpu.s.int_shadow > SHADOW_MOV_SS ||
+        vcpu.s.nmi_blocked > 1 || vcpu.s.event.type > EVENT_SOFTINT || vcpu.s.event.has_error > 1 ||
+        vcpu.s.gdtr.limit > 0xffff || vcpu.s.cs.attr > 0xfff)
         abort();
     if (mig_vcpu_encode(&vcpu, out, sizeof(out), &len) || len > MIG_VCPU_MAX ||
         mig_vcpu_decode(out, len, &vcpu2, why, sizeof(why)) || memcmp(&vcpu, &vcpu2, sizeof(vcpu)))

@@ -51,7 +51,7 @@ def test_pci_enumeration(console):
 
 def test_vm_list_shows_the_configured_guests(console):
     out = console.cmd("vm list")
-    for name in ("hello", "counter", "memtouch", "exitstorm", "crash", "compute"):
+    for name in ("hello", "counter", "memtouch", "exitstorm", "crash", "compute", "tsc", "xstate"):
         assert re.search(rf"^{name}\s+stopped\s+\d+ MiB\s+1\s+0\s+{name}\.elf", out, re.M), out
 
 
@@ -241,6 +241,56 @@ def test_failed_vm_entry_stops_only_that_guest(console):
     assert state(console, "spin64") == "crashed"
     assert state(console, "counter") == "running"
     assert "hopvm" in console.cmd("version")
+
+
+def test_guest_tsc_is_its_own(console):
+    """RDTSC starts near zero with the guest, a WRMSR to IA32_TSC (MSR 0x10)
+    sets what RDTSC reads next, and RDMSR 0x10 reads the same counter: the
+    vCPU's TSC offset at work (on VT-x, the "use TSC offsetting" control)."""
+    console.cmd("vm start tsc")
+    console.log_until("tsc", r"tsc: rdtsc \d+, rdmsr \d+, rdtsc \d+\n", timeout=60)
+    log = console.cmd("vm log tsc")
+    assert "vm tsc: stopped" in console.cmd("vm stop tsc")  # it goes on ticking (test_tsc_move.py)
+    first, khz = map(int, re.search(r"tsc: first rdtsc (\d+) \((\d+) kHz\)", log).groups())
+    assert khz > 0, log
+    second = khz * 1000  # TSC ticks per second, at the rate hopvm gives the guest
+    # A few instructions after the start, not the host's uptime.
+    assert first < 5 * second, (first, khz)
+    after0 = int(re.search(r"tsc: rdtsc after wrtsc\(0\): (\d+)", log).group(1))
+    assert after0 < second, (after0, khz)
+    to, got = map(int, re.search(r"tsc: rdtsc after wrtsc\((\d+)\): (\d+)", log.split("wrtsc(0)")[1]).groups())
+    assert to <= got < to + second, (to, got, khz)
+    a, b, c = map(int, re.search(r"tsc: rdtsc (\d+), rdmsr (\d+), rdtsc (\d+)", log).groups())
+    assert a <= b <= c and c - a < second, (a, b, c, khz)
+    assert re.search(r"rdmsr \d+, wrmsr \d+", info(console, "tsc"))  # both went through the MSR policy
+
+
+def test_guest_cannot_turn_on_hidden_vector_state(console):
+    """CPUID hides XSAVE: a MOV to CR4 that sets OSXSAVE (or another bit of
+    a hidden feature, or a reserved one) is #GP(0), XSETBV is #UD, and the
+    guest goes on; a CR4 write of offered bits works. In protected mode
+    (xstate) and in long mode (xstate64, a REX-encoded MOV to CR4). One test
+    for both: a parametrized one would make pytest reorder the module's
+    tests across machines."""
+    for name in ("xstate", "xstate64"):
+        console.cmd(f"vm start {name}")
+        console.expect(rf"vm {name}: (exited with code \d+|stopped: [^\r\n]*)", timeout=60)
+        ended = console.p.match.group(1).decode()
+        log = console.cmd(f"vm log {name}")
+        assert "exited with code 0" in ended, (ended, log)
+        assert "XSAVE 0 OSXSAVE 0 AVX 0" in log, log
+        assert "xstate: MOV to CR4 with OSXSAVE: #GP(0)\n" in log, log
+        assert "xstate: XSETBV of x87|SSE|AVX: #UD\n" in log, log
+        for what in ("VMXE", "MCE", "reserved bit 15"):
+            assert f"xstate: MOV to CR4 with {what}: #GP(0)\n" in log, log
+        if name == "xstate64":
+            assert "xstate: MOV to CR4 without PAE in long mode: #GP(0)\n" in log, log
+        assert "xstate: MOV to CR4 with PGE: no fault\n" in log, log
+        assert "xstate: all as expected" in log and "UNEXPECTED" not in log, log
+        # The refused writes reached hopvm's check, counted as their own reason.
+        out = info(console, name)
+        writes = re.search(r"cr write (\d+)", out)
+        assert writes and int(writes.group(1)) >= 4, out
 
 
 def test_bad_kernel_files_are_refused(console):

@@ -81,5 +81,32 @@ int main(void)
     CHECK(dec("\x8b\x8b\x34", 3, MODE_32) == -1); /* disp32 cut off (found by fuzz_insn) */
     /* Fifteen prefixes: too long for any instruction. */
     CHECK(dec("\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x89\x07", 17, MODE_32) == -1);
+
+    /* MOV to CR (0F 22 /r): the CR from ModRM.reg, the register from rm. */
+    struct cr_insn cr;
+    const uint8_t *mov = (const uint8_t *)"\x0f\x22\xe0"; /* mov %eax,%cr4 */
+    CHECK(insn_decode_mov_cr(mov, 3, MODE_32, &cr, &why) == 0);
+    CHECK(cr.cr == 4 && cr.gpr == 0 && cr.len == 3);
+    /* mod is ignored: 0F 22 20 is mov %eax,%cr4 too (SDM: always a register) */
+    CHECK(insn_decode_mov_cr((const uint8_t *)"\x0f\x22\x20", 3, MODE_32, &cr, &why) == 0 && cr.gpr == 0);
+    /* 64-bit: mov %r9,%cr4  41 0f 22 e1 (REX.B) */
+    CHECK(insn_decode_mov_cr((const uint8_t *)"\x41\x0f\x22\xe1", 4, MODE_64, &cr, &why) == 0);
+    CHECK(cr.cr == 4 && cr.gpr == 9 && cr.len == 4);
+    /* 64-bit: mov %rax,%cr8  44 0f 22 c0 (REX.R) */
+    CHECK(insn_decode_mov_cr((const uint8_t *)"\x44\x0f\x22\xc0", 4, MODE_64, &cr, &why) == 0 && cr.cr == 8);
+    /* 40-4F is INC/DEC outside 64-bit mode, not REX */
+    CHECK(insn_decode_mov_cr((const uint8_t *)"\x41\x0f\x22\xe1", 4, MODE_32, &cr, &why) == -1);
+    /* AMD: LOCK MOV CR0 is CR8 in legacy mode */
+    CHECK(insn_decode_mov_cr((const uint8_t *)"\xf0\x0f\x22\xc3", 4, MODE_32, &cr, &why) == 0);
+    CHECK(cr.cr == 8 && cr.gpr == 3 && cr.len == 4);
+    /* A segment prefix counts in the length. */
+    CHECK(insn_decode_mov_cr((const uint8_t *)"\x2e\x0f\x22\xe6", 4, MODE_16, &cr, &why) == 0);
+    CHECK(cr.gpr == 6 && cr.len == 4);
+    /* MOV from CR, other opcodes and short buffers are refused. */
+    CHECK(insn_decode_mov_cr((const uint8_t *)"\x0f\x20\xe0", 3, MODE_32, &cr, &why) == -1);
+    CHECK(strstr(why, "not a MOV to CR") != NULL);
+    CHECK(insn_decode_mov_cr((const uint8_t *)"\x0f\x22", 2, MODE_32, &cr, &why) == -1);
+    CHECK(strstr(why, "truncated") != NULL);
+    CHECK(insn_decode_mov_cr((const uint8_t *)"", 0, MODE_64, &cr, &why) == -1);
     return check_report("test_insn");
 }

@@ -382,6 +382,47 @@ static void test_vmdef(void)
     fill_vmdef(&vmdef);
 }
 
+/* The interrupt shadow's kind and the NMI mask: optional properties that
+ * round-trip, with defaults for a stream written before them. */
+static void check_shadow(void)
+{
+    vcpu.s.int_shadow = SHADOW_MOV_SS;
+    vcpu.s.nmi_blocked = 1;
+    CHECK(encode(VCPU, sizeof(tree_buf)) == 0 && decode(VCPU, tree, tree_len) == 0);
+    CHECK(!memcmp(&vcpu, &vcpu_out, sizeof(vcpu)));
+    vcpu.s.int_shadow = SHADOW_NONE;
+    vcpu.s.nmi_blocked = 0;
+    CHECK(encode(VCPU, sizeof(tree_buf)) == 0 && decode(VCPU, tree, tree_len) == 0);
+    CHECK(!memcmp(&vcpu, &vcpu_out, sizeof(vcpu)));
+    fill_vcpu(&vcpu); /* an STI shadow, RFLAGS.IF set */
+
+    /* Written before the properties: no NMI mask; the shadow is STI's with
+     * IF set and MOV SS's with IF clear (STI sets IF). */
+    edit(VCPU, "/vcpu", "mov-ss-shadow", NULL, 0);
+    CHECK(decode(VCPU, edited, edited_len) == 0 && vcpu_out.s.int_shadow == SHADOW_STI);
+    edit(VCPU, "/vcpu", "nmi-blocked", NULL, 0);
+    vcpu.s.nmi_blocked = 1;
+    CHECK(decode(VCPU, edited, edited_len) == 0 && vcpu_out.s.nmi_blocked == 0);
+    vcpu.s.rflags &= ~0x200ull;
+    edit(VCPU, "/vcpu", "mov-ss-shadow", NULL, 0);
+    CHECK(decode(VCPU, edited, edited_len) == 0 && vcpu_out.s.int_shadow == SHADOW_MOV_SS);
+    vcpu.s.int_shadow = SHADOW_NONE;
+    edit(VCPU, "/vcpu", "mov-ss-shadow", NULL, 0);
+    CHECK(decode(VCPU, edited, edited_len) == 0 && vcpu_out.s.int_shadow == SHADOW_NONE);
+    fill_vcpu(&vcpu);
+
+    edit_u32(VCPU, "/vcpu", "mov-ss-shadow", 2);
+    EXPECT_FAIL(VCPU, edited, edited_len, "VCPU: mov-ss-shadow 0x2 is out of range (at most 0x1)");
+    edit_u32(VCPU, "/vcpu", "nmi-blocked", 2);
+    EXPECT_FAIL(VCPU, edited, edited_len, "VCPU: nmi-blocked 0x2 is out of range (at most 0x1)");
+    edit_u64(VCPU, "/vcpu", "nmi-blocked", 1);
+    EXPECT_FAIL(VCPU, edited, edited_len, "VCPU: property 'nmi-blocked' is 8 bytes, expected 4");
+    vcpu.s.int_shadow = SHADOW_NONE;
+    edit_u32(VCPU, "/vcpu", "mov-ss-shadow", 1);
+    EXPECT_FAIL(VCPU, edited, edited_len, "VCPU: mov-ss-shadow 1 without int-shadow");
+    fill_vcpu(&vcpu);
+}
+
 static void test_vcpu(void)
 {
     fill_vcpu(&vcpu);
@@ -416,6 +457,7 @@ static void test_vcpu(void)
     EXPECT_FAIL(VCPU, edited, edited_len, "VCPU: index 0x8 is out of range (at most 0x7)");
     edit_u32(VCPU, "/vcpu", "int-shadow", 2);
     EXPECT_FAIL(VCPU, edited, edited_len, "VCPU: int-shadow 0x2 is out of range");
+    check_shadow();
     edit_u32(VCPU, "/vcpu", "halted", 0);
     CHECK(decode(VCPU, edited, edited_len) == 0 && !vcpu_out.halted);
     edit_u32(VCPU, "/vcpu", "halted", 3);

@@ -29,7 +29,7 @@ static void *host_save;                /* VMSAVE area for the host's hidden stat
 static uint8_t *iopm, *msrpm;          /* shared by all guests: one policy */
 static const struct vcpu *asid_owner[MAX_ASIDS]; /* who last ran with each ASID */
 static uint32_t asid_limit, asid_next = 1;
-static bool nrips, flush_by_asid;
+static bool nrips, flush_by_asid, decode_assists;
 
 static uint64_t pa(const void *p) { return (uint64_t)(uintptr_t)p; }
 static inline void clgi(void) { __asm__ volatile("clgi" ::: "memory"); }
@@ -60,6 +60,7 @@ static int svm_cpu_enable(char *err, size_t n)
         return ksnprintf(err, n, "the CPU has AMD-V but no nested paging"), -1;
     nrips = c->nrips;
     flush_by_asid = c->flush_by_asid;
+    decode_assists = c->decode_assists;
     asid_limit = MIN(c->asid_count, (unsigned)MAX_ASIDS);
     if (asid_limit < 2)
         return ksnprintf(err, n, "the CPU offers no guest ASIDs"), -1;
@@ -139,7 +140,13 @@ static int svm_vcpu_create(struct vcpu *v)
      * are too, so a guest that tries them gets #UD, as on a CPU without SVM. */
     c->intercept_misc2 = INTERCEPT_VMRUN | INTERCEPT_VMMCALL | INTERCEPT_VMLOAD | INTERCEPT_VMSAVE |
                          INTERCEPT_STGI | INTERCEPT_CLGI | INTERCEPT_SKINIT | INTERCEPT_MONITOR |
-                         INTERCEPT_MWAIT | INTERCEPT_MWAIT_CND;
+                         INTERCEPT_MWAIT | INTERCEPT_MWAIT_CND | INTERCEPT_XSETBV;
+    /* Every CR4 write exits (APM 15.9, CR intercepts), so the core checks
+     * it against the guest's CPUID: a guest must not turn on a feature
+     * hopvm hides, CR4.OSXSAVE above all, the way to XCR0, which VMRUN does
+     * not switch. XSETBV is intercepted too (APM table B-1, vector 4 bit
+     * 13), should OSXSAVE ever be set. */
+    c->intercept_cr = INTERCEPT_CR4_WRITE;
     c->iopm_base_pa = pa(iopm);
     c->msrpm_base_pa = pa(msrpm);
     c->asid = s->asid;
@@ -198,7 +205,9 @@ static void svm_get_state(struct vcpu *v, struct vcpu_state *st)
     st->kernel_gs_base = s->kernel_gs_base;
     st->sysenter_cs = s->sysenter_cs, st->sysenter_esp = s->sysenter_esp, st->sysenter_eip = s->sysenter_eip;
     st->tsc_offset = vm->ctl.tsc_offset;
-    st->int_shadow = vm->ctl.int_state & INT_STATE_SHADOW;
+    /* APM 15.5.1: the CPL is the VMCB's; SS.DPL may be stale after SYSRET. */
+    st->ss.attr = (uint16_t)((st->ss.attr & ~(3u << 5)) | (uint16_t)((s->cpl & 3) << 5));
+    svm_intr_out(vm, st); /* the interrupt shadow and NMI blocking */
     st->event = v->pending;
 }
 
@@ -206,6 +215,12 @@ static void svm_set_state(struct vcpu *v, const struct vcpu_state *st)
 {
     struct vmcb *vm = ((struct svm_vcpu *)v->hw)->vmcb;
     struct vmcb_save *s = &vm->save;
+    /* New paging controls (an emulated MOV to CR4, a WRMSR to EFER, a
+     * restored state) owe the guest's ASID a flush: the hardware flushed
+     * nothing, as the guest's own MOV would have (SDM Vol.3A 4.10.4.1). */
+    if (s->cr0 != st->cr0 || s->cr3 != st->cr3 || s->cr4 != st->cr4 ||
+        (s->efer & ~EFER_SVME) != (st->efer & ~EFER_SVME))
+        vm->ctl.tlb_control = flush_by_asid ? TLB_CONTROL_ASID : TLB_CONTROL_ALL;
     memcpy(v->gpr, st->gpr, sizeof(v->gpr));
     v->rip = st->rip;
     v->rflags = st->rflags | RFLAGS_FIXED;
@@ -222,7 +237,7 @@ static void svm_set_state(struct vcpu *v, const struct vcpu_state *st)
     s->kernel_gs_base = st->kernel_gs_base;
     s->sysenter_cs = st->sysenter_cs, s->sysenter_esp = st->sysenter_esp, s->sysenter_eip = st->sysenter_eip;
     vm->ctl.tsc_offset = st->tsc_offset;
-    vm->ctl.int_state = st->int_shadow ? INT_STATE_SHADOW : 0;
+    svm_intr_in(vm, st);
     v->pending = st->event;
 }
 
@@ -244,6 +259,9 @@ static const struct exit_map exit_map[0x100] = {
     [SVM_EXIT_CLGI] = {EXIT_VIRT_INSN, 3},  [SVM_EXIT_SKINIT] = {EXIT_VIRT_INSN, 3},
     [SVM_EXIT_INVLPGA] = {EXIT_VIRT_INSN, 3}, [SVM_EXIT_MONITOR] = {EXIT_VIRT_INSN, 3},
     [SVM_EXIT_MWAIT] = {EXIT_VIRT_INSN, 3}, [SVM_EXIT_MWAIT_CND] = {EXIT_VIRT_INSN, 3},
+    [SVM_EXIT_XSETBV] = {EXIT_XSETBV, 3},
+    /* MOV to CR4 takes a ModRM and optional prefixes: the core decodes it. */
+    [SVM_EXIT_CR4_WRITE] = {EXIT_CR_WRITE, 0},
 };
 
 /* APM Vol.2 15.5.1: the VMRUN consistency checks, to name the one that
@@ -311,6 +329,12 @@ static void decode(struct vcpu *v, const struct vmcb *vm, struct vm_exit *e)
     case SVM_EXIT_MSR:
         e->reason = c->exitinfo1 ? EXIT_MSR_WRITE : EXIT_MSR_READ;
         e->u.msr = (uint32_t)v->gpr[GPR_RCX];
+        break;
+    case SVM_EXIT_CR4_WRITE:
+        /* Without decode assists (QEMU, Bochs) only the CR is known. */
+        e->u.cr.cr = 4;
+        e->u.cr.gpr = decode_assists && (c->exitinfo1 & CR_INFO_MOV) ? (uint8_t)(c->exitinfo1 & CR_INFO_GPR_MASK)
+                                                                      : CR_GPR_UNKNOWN;
         break;
     default:
         break;

@@ -86,6 +86,8 @@ _Static_assert(offsetof(struct vmcb_save, rax) == 0x1f8, "VMCB layout");
 _Static_assert(offsetof(struct vmcb_save, cr2) == 0x240, "VMCB layout");
 _Static_assert(offsetof(struct vmcb_save, g_pat) == 0x268, "VMCB layout");
 
+/* CR intercepts (offset 0x000, APM table B-1): reads in bits 0-15, writes in 16-31. */
+#define INTERCEPT_CR4_WRITE (1u << (16 + 4))
 /* Intercept vector 3 (offset 0x00c), APM table B-1. */
 #define INTERCEPT_INTR      (1u << 0)
 #define INTERCEPT_NMI       (1u << 1)
@@ -108,6 +110,7 @@ _Static_assert(offsetof(struct vmcb_save, g_pat) == 0x268, "VMCB layout");
 #define INTERCEPT_MONITOR   (1u << 10)
 #define INTERCEPT_MWAIT     (1u << 11)
 #define INTERCEPT_MWAIT_CND (1u << 12)
+#define INTERCEPT_XSETBV    (1u << 13)
 
 #define V_INTR_MASKING      (1ull << 24)
 #define NP_ENABLE           (1ull << 0)
@@ -126,6 +129,7 @@ _Static_assert(offsetof(struct vmcb_save, g_pat) == 0x268, "VMCB layout");
 #define EVTINJ_TYPE_SOFT    4
 
 /* Exit codes (APM appendix C). */
+#define SVM_EXIT_CR4_WRITE  0x014
 #define SVM_EXIT_INTR       0x060
 #define SVM_EXIT_NMI        0x061
 #define SVM_EXIT_SMI        0x062
@@ -147,6 +151,7 @@ _Static_assert(offsetof(struct vmcb_save, g_pat) == 0x268, "VMCB layout");
 #define SVM_EXIT_MONITOR    0x08a
 #define SVM_EXIT_MWAIT      0x08b
 #define SVM_EXIT_MWAIT_CND  0x08c
+#define SVM_EXIT_XSETBV     0x08d
 #define SVM_EXIT_NPF        0x400
 #define SVM_EXIT_INVALID    0xffffffffffffffffull
 
@@ -162,6 +167,10 @@ _Static_assert(offsetof(struct vmcb_save, g_pat) == 0x268, "VMCB layout");
 #define IOIO_A64            (1u << 9)
 #define IOIO_SEG_SHIFT      10
 #define IOIO_PORT_SHIFT     16
+/* MOV-to-CR EXITINFO1 with decode assists (APM Vol.2 15, "Decode Assists",
+ * MOV CRx): bit 63 says a MOV caused it, bits 3:0 name its source register. */
+#define CR_INFO_MOV         (1ull << 63)
+#define CR_INFO_GPR_MASK    0xfull
 /* #NPF EXITINFO1 (APM 15.25.6): page-fault error code bits. */
 #define NPF_WRITE           (1ull << 1)
 #define NPF_FETCH           (1ull << 4)

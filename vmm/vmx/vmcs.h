@@ -107,7 +107,9 @@
 /* Controls (SDM Vol.3C 25.6, 25.7, 25.8) */
 #define PIN_EXT_INTR           (1u << 0)
 #define PIN_NMI                (1u << 3)
+#define PIN_VIRTUAL_NMI        (1u << 5)
 #define PIN_PREEMPT_TIMER      (1u << 6)
+#define PROC_TSC_OFFSET        (1u << 3)
 #define PROC_HLT               (1u << 7)
 #define PROC_MWAIT             (1u << 10)
 #define PROC_CR3_LOAD          (1u << 15)
@@ -153,6 +155,7 @@
 #define VMX_EXIT_INVEPT        50
 #define VMX_EXIT_PREEMPT_TIMER 52
 #define VMX_EXIT_INVVPID       53
+#define VMX_EXIT_XSETBV        55
 #define VMX_EXIT_PML_FULL      62
 #define VMX_EXIT_REASON_MASK   0xffff
 #define VMX_EXIT_ENTRY_FAIL    (1u << 31)
@@ -167,6 +170,15 @@
 #define INTR_TYPE_SOFT_INT     4
 
 /* Exit qualifications */
+#define CRQ_CR_MASK            0xf    /* control-register accesses (SDM Vol.3C table 28-3) */
+#define CRQ_TYPE_SHIFT         4
+#define CRQ_TYPE_MASK          3
+#define CRQ_MOV_TO_CR          0
+#define CRQ_MOV_FROM_CR        1
+#define CRQ_CLTS               2
+#define CRQ_GPR_SHIFT          8
+#define CRQ_GPR_MASK           0xf
+#define CRQ_LMSW_SRC_SHIFT     16
 #define IOQ_SIZE_MASK          0x7
 #define IOQ_IN                 (1u << 3)
 #define IOQ_STRING             (1u << 4)

@@ -67,15 +67,20 @@ static int vmx_cpu_enable(char *err, size_t n)
     uint32_t proc_msr = true_ctls ? MSR_VMX_TRUE_PROCBASED : MSR_VMX_PROCBASED;
     uint32_t exit_msr = true_ctls ? MSR_VMX_TRUE_EXIT : MSR_VMX_EXIT;
     uint32_t entry_msr = true_ctls ? MSR_VMX_TRUE_ENTRY : MSR_VMX_ENTRY;
-    if (adjust(PIN_EXT_INTR | PIN_NMI, PIN_PREEMPT_TIMER, pin_msr, &caps.pin) ||
-        adjust(PROC_HLT | PROC_UNCOND_IO | PROC_MSR_BITMAPS | PROC_SECONDARY | PROC_MWAIT | PROC_MONITOR, 0,
-               proc_msr, &caps.proc) ||
+    /* TSC offsetting (SDM Vol.3C 25.6.2, 26.3): RDTSC and RDTSCP in the
+     * guest return the TSC plus the vCPU's TSC_OFFSET field, so its TSC
+     * starts near zero, follows its WRMSRs to IA32_TSC (vmm/msr.c) and
+     * continues across a teleport. Every VT-x CPU offers it; one that did
+     * not could not give a guest a TSC of its own, so it is required. */
+    if (adjust(PIN_EXT_INTR | PIN_NMI, PIN_PREEMPT_TIMER | PIN_VIRTUAL_NMI, pin_msr, &caps.pin) ||
+        adjust(PROC_HLT | PROC_UNCOND_IO | PROC_MSR_BITMAPS | PROC_SECONDARY | PROC_MWAIT | PROC_MONITOR |
+                   PROC_TSC_OFFSET, 0, proc_msr, &caps.proc) ||
         adjust(PROC2_EPT | PROC2_UNRESTRICTED, PROC2_VPID | PROC2_RDTSCP, MSR_VMX_PROCBASED2, &caps.proc2) ||
         adjust(EXIT_HOST_64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER | EXIT_SAVE_PAT | EXIT_LOAD_PAT, 0, exit_msr,
                &caps.exit) ||
         adjust(ENTRY_LOAD_EFER | ENTRY_LOAD_PAT, 0, entry_msr, &caps.entry))
         return ksnprintf(err, n, "the CPU lacks a VT-x control hopvm needs (EPT, unrestricted guest, "
-                                 "EFER/PAT switching or MSR bitmaps)"), -1;
+                                 "EFER/PAT switching, MSR bitmaps or TSC offsetting)"), -1;
     caps.entry_ia32e_ok = (rdmsr(entry_msr) >> 32) & ENTRY_IA32E;
     /* The preemption timer (SDM Vol.3C 25.5.1) bounds every guest run to
      * about a host tick even if an external interrupt fails to exit (seen
@@ -231,10 +236,13 @@ static int vmx_vcpu_create(struct vcpu *v)
         vmx_invvpid_single(x->vpid); /* a previous holder's translations */
     }
     vmx_write(VMCS_LINK_POINTER, ~0ull);
-    /* Guest-owned CR bits are all but the ones VMX fixes; the guest reads
-     * its own values from the shadows (SDM Vol.3C 25.6.6). */
+    /* Guest-owned CR bits are all but the ones VMX fixes and, in CR4, the
+     * bits of features the guest's CPUID does not offer (CR4.OSXSAVE above
+     * all: XCR0 is not switched): a guest write that would change one of
+     * those exits and the core checks it (SDM Vol.3C 25.6.6). The guest
+     * reads its own values from the shadows. */
     vmx_write(VMCS_CR0_MASK, vmx_cr0_mask(&caps));
-    vmx_write(VMCS_CR4_MASK, vmx_cr4_mask(&caps));
+    vmx_write(VMCS_CR4_MASK, vmx_cr4_mask(&caps) | ~cpuid_cr4_allowed(v));
     host_state();
     fpu_init(v);
     return 0;
@@ -331,8 +339,16 @@ static void vmx_vcpu_run(struct vcpu *v, struct vm_exit *e)
             vmx_invept_single(((struct vmx_vm *)v->vm->hw)->eptp);
             x->flush_ept = false;
         }
+        /* Without VPIDs every entry and exit flushes the guest's linear
+         * translations anyway (SDM Vol.3C 29.4.3.1). */
+        if (x->flush_vpid) {
+            if (caps.proc2 & PROC2_VPID)
+                vmx_invvpid_single(x->vpid);
+            x->flush_vpid = false;
+        }
         fpu_switch(v);
         lazy_msr_switch(v);
+        vmx_dr6_switch(v); /* DR6 is in no VMCS field (SDM Vol.3C 27.3.1) */
         cli();
         uint64_t cr2;
         __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
@@ -384,6 +400,7 @@ const struct hv_backend vmx_backend = {
     .vcpu_run = vmx_vcpu_run,
     .get_state = vmx_get_state,
     .set_state = vmx_set_state,
+    .guest_cr4_bits = vmx_guest_cr4_bits,
     .npt_leaf = EPT_MEMTYPE_WB,
     .npt_dirty_bit = vmx_npt_dirty_bit,
     .flush_nested = vmx_flush_nested,

@@ -1,11 +1,13 @@
 /* VM exits: decoding into struct vm_exit, the few exits the backend
- * handles itself (CR accesses to VMX-owned bits, INVD), and the diagnosis
- * of a failed VM entry. */
+ * handles itself (CR0/CR3 accesses to VMX-owned bits, INVD), and the
+ * diagnosis of a failed VM entry. */
 #include <hopvm/lib.h>
 #include "vmcs.h"
 #include "vmx_internal.h"
 
-/* Basic exit reason -> neutral reason (SDM Vol.3C appendix C). */
+/* Basic exit reason -> neutral reason (SDM Vol.3C appendix C). XSETBV
+ * exits unconditionally (SDM Vol.3C 26.1.2) once CR4.OSXSAVE lets it past
+ * its #UD. */
 static const uint8_t reason_map[64] = {
     [VMX_EXIT_EXT_INTR] = EXIT_INTR,       [VMX_EXIT_TRIPLE_FAULT] = EXIT_SHUTDOWN,
     [VMX_EXIT_CPUID] = EXIT_CPUID,         [VMX_EXIT_HLT] = EXIT_HLT,
@@ -17,18 +19,22 @@ static const uint8_t reason_map[64] = {
     [VMX_EXIT_VMCLEAR] = EXIT_VIRT_INSN, [20] = EXIT_VIRT_INSN, [21] = EXIT_VIRT_INSN,
     [22] = EXIT_VIRT_INSN, [23] = EXIT_VIRT_INSN, [24] = EXIT_VIRT_INSN, [25] = EXIT_VIRT_INSN,
     [26] = EXIT_VIRT_INSN, [VMX_EXIT_VMXON] = EXIT_VIRT_INSN,
+    [VMX_EXIT_CR_ACCESS] = EXIT_CR_WRITE,  [VMX_EXIT_XSETBV] = EXIT_XSETBV,
 };
 
 /* MOV to/from CR, CLTS, LMSW on bits VMX owns (SDM Vol.3C 27.1.3, table
  * 28-3 for the qualification). The guest sees its own values in the read
- * shadows; the real registers keep the fixed bits. */
+ * shadows; the real registers keep the fixed bits. A MOV to CR4 is not
+ * handled here: it goes to the core (EXIT_CR_WRITE), which checks it
+ * against the guest's CPUID. */
 static bool cr_access(struct vcpu *v, uint64_t q, const struct vmx_caps *c)
 {
-    unsigned cr = q & 15, type = (q >> 4) & 3, reg = (q >> 8) & 15;
+    unsigned cr = q & CRQ_CR_MASK, type = (q >> CRQ_TYPE_SHIFT) & CRQ_TYPE_MASK;
+    unsigned reg = (q >> CRQ_GPR_SHIFT) & CRQ_GPR_MASK;
     uint64_t shadow0 = vmx_read(VMCS_CR0_SHADOW);
     uint64_t val;
     switch (type) {
-    case 0: /* MOV to CR */
+    case CRQ_MOV_TO_CR:
         val = v->gpr[reg];
         if (cr == 0) {
             uint64_t efer = vmx_read(VMCS_GUEST_EFER);
@@ -40,26 +46,27 @@ static bool cr_access(struct vcpu *v, uint64_t q, const struct vmx_caps *c)
             vmx_write(VMCS_ENTRY_CTLS, lma ? entry | ENTRY_IA32E : entry & ~(uint64_t)ENTRY_IA32E);
             vmx_write(VMCS_CR0_SHADOW, val);
             vmx_write(VMCS_GUEST_CR0, vmx_cr0_real(c, val));
-        } else if (cr == 4) {
-            vmx_write(VMCS_CR4_SHADOW, val);
-            vmx_write(VMCS_GUEST_CR4, vmx_cr4_real(c, val));
         } else if (cr == 3) {
             vmx_write(VMCS_GUEST_CR3, val);
         } else {
             return false;
         }
+        /* The guest's own MOV would have invalidated its TLB (PG, CR3: SDM
+         * Vol.3A 4.10.4.1); emulated, it did not, and with VPIDs the
+         * entries survive the exit. */
+        ((struct vmx_vcpu *)v->hw)->flush_vpid = true;
         break;
-    case 1: /* MOV from CR: only CR3 can exit (CR3-store exiting) */
+    case CRQ_MOV_FROM_CR: /* only CR3 can exit (CR3-store exiting) */
         if (cr != 3)
             return false;
         v->gpr[reg] = vmx_read(VMCS_GUEST_CR3);
         break;
-    case 2: /* CLTS */
+    case CRQ_CLTS:
         vmx_write(VMCS_CR0_SHADOW, shadow0 & ~8ull);
         vmx_write(VMCS_GUEST_CR0, vmx_read(VMCS_GUEST_CR0) & ~8ull);
         break;
     default: { /* LMSW: bits 3:0 of CR0; PE cannot be cleared */
-        uint64_t src = (q >> 16) & 0xf;
+        uint64_t src = (q >> CRQ_LMSW_SRC_SHIFT) & 0xf;
         val = (shadow0 & ~0xeull) | (src & 0xf) | (shadow0 & 1);
         vmx_write(VMCS_CR0_SHADOW, val);
         vmx_write(VMCS_GUEST_CR0, vmx_cr0_real(c, val));
@@ -114,6 +121,20 @@ bool vmx_decode(struct vcpu *v, struct vm_exit *e, const struct vmx_caps *c)
     case EXIT_MSR_WRITE:
         e->u.msr = (uint32_t)v->gpr[GPR_RCX];
         break;
+    case EXIT_CR_WRITE: {
+        /* What cr_access left: a MOV to CR4 (the guest/host mask owns the
+         * bits of features the guest's CPUID hides). Emulated, it did not
+         * invalidate the guest's TLB as the CPU's own would (SDM Vol.3A
+         * 4.10.4.1); with VPIDs its entries survive the exit: INVVPID. */
+        if (((q >> CRQ_TYPE_SHIFT) & CRQ_TYPE_MASK) != CRQ_MOV_TO_CR) {
+            e->reason = EXIT_UNHANDLED;
+            break;
+        }
+        e->u.cr.cr = q & CRQ_CR_MASK;
+        e->u.cr.gpr = (q >> CRQ_GPR_SHIFT) & CRQ_GPR_MASK;
+        ((struct vmx_vcpu *)v->hw)->flush_vpid = true;
+        break;
+    }
     case EXIT_MMIO:
         e->u.mmio.gpa = vmx_read(VMCS_GUEST_PHYS_ADDR);
         e->info2 = e->u.mmio.gpa;

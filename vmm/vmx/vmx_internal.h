@@ -6,6 +6,8 @@
 #include <stdint.h>
 
 #define LAZY_MSRS 5 /* KernelGSBase, STAR, LSTAR, CSTAR, SFMASK */
+/* Their indices in struct vmx_vcpu.msrs, in vmx.c's lazy_msrs order. */
+enum { LAZY_KERNEL_GS_BASE, LAZY_STAR, LAZY_LSTAR, LAZY_CSTAR, LAZY_SFMASK };
 
 struct vmx_caps {
     uint32_t pin, proc, proc2, exit, entry;
@@ -22,8 +24,11 @@ struct vmx_vcpu {
     bool used;
     uint64_t cr2;   /* VMX does not switch CR2 (SDM Vol.3C 27.3.1): hopvm does */
     bool flush_ept; /* INVEPT owed before the next entry (flush_nested) */
+    bool flush_vpid; /* INVVPID owed before the next entry (an emulated MOV to CR) */
     uint64_t *pml;  /* the page-modification log while the dirty log uses it, else NULL */
     uint64_t msrs[LAZY_MSRS];
+    uint64_t dr6;   /* the guest's DR6 while another vCPU's is in the register (vmx_dr6.c) */
+    bool dr6_live;  /* the guest's DR6 is in the register now */
 };
 
 struct vmx_vm {
@@ -86,10 +91,17 @@ uint64_t vmx_cr0_real(const struct vmx_caps *c, uint64_t guest);
 uint64_t vmx_cr4_real(const struct vmx_caps *c, uint64_t guest);
 void vmx_get_state(struct vcpu *v, struct vcpu_state *s);
 void vmx_set_state(struct vcpu *v, const struct vcpu_state *s);
+/* The CR4 bits a guest can have in VMX operation (hv_backend.guest_cr4_bits). */
+uint64_t vmx_guest_cr4_bits(void);
 /* vmx_exit.c: true when e holds an exit for the core; false when the
  * backend handled it and the guest just continues. */
 bool vmx_decode(struct vcpu *v, struct vm_exit *e, const struct vmx_caps *c);
 void vmx_entry_failure(struct vcpu *v, struct vm_exit *e, uint32_t insn_error);
+/* vmx_dr6.c: the guest's DR6, which no VMCS field holds. switch: before
+ * each entry, puts v's DR6 into the register. */
+void vmx_dr6_switch(struct vcpu *v);
+uint64_t vmx_dr6_get(const struct vcpu *v);
+void vmx_dr6_set(struct vcpu *v, uint64_t dr6);
 /* vmx_pml.c */
 bool vmx_pml(struct vm *vm, bool on);
 void vmx_pml_drain(struct vm *vm);

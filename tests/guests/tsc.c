@@ -1,0 +1,58 @@
+/* tsc: the guest's time-stamp counter as hopvm gives it. RDTSC and the
+ * IA32_TSC MSR (0x10) are one counter (SDM Vol.3B 18.17): a WRMSR sets what
+ * RDTSC reads next, and RDMSR reads what RDTSC does. Prints
+ *   tsc: first rdtsc N (K kHz)        the counter starts near zero with the guest
+ *   tsc: rdtsc after wrtsc(0): N      a write sets it ...
+ *   tsc: rdtsc after wrtsc(X): N      ... to any value
+ *   tsc: rdtsc A, rdmsr B, rdtsc C    A <= B <= C
+ * and exits 0; with tick=MS it then prints "tsc N" every MS milliseconds of
+ * its own TSC time for ever, counting on from 2^40: the move tests compare
+ * the lines before and after a save/restore or a teleport. */
+#include "rt.h"
+
+#define MSR_IA32_TSC 0x10
+#define TSC_SET_TO   (1ull << 40) /* far above any host's TSC at boot or a fresh guest's */
+
+static inline uint64_t rdmsr(uint32_t msr)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+static inline void wrmsr(uint32_t msr, uint64_t v)
+{
+    __asm__ volatile("wrmsr" ::"c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+
+void guest_main(uint32_t magic, const struct mb_info *mbi)
+{
+    (void)magic;
+    uint64_t first = rdtsc();
+    uint64_t khz = tsc_khz();
+    printf("tsc: first rdtsc %llu (%llu kHz)\n", (unsigned long long)first, (unsigned long long)khz);
+    wrmsr(MSR_IA32_TSC, 0);
+    uint64_t t = rdtsc();
+    printf("tsc: rdtsc after wrtsc(0): %llu\n", (unsigned long long)t);
+    wrmsr(MSR_IA32_TSC, TSC_SET_TO);
+    t = rdtsc();
+    printf("tsc: rdtsc after wrtsc(%llu): %llu\n", (unsigned long long)TSC_SET_TO, (unsigned long long)t);
+    uint64_t a = rdtsc(), b = rdmsr(MSR_IA32_TSC), c = rdtsc();
+    printf("tsc: rdtsc %llu, rdmsr %llu, rdtsc %llu\n", (unsigned long long)a, (unsigned long long)b,
+           (unsigned long long)c);
+    uint64_t ms = cmdline_num(mbi, "tick", 0);
+    if (!ms)
+        guest_exit(0);
+    uint64_t period = (khz ? khz : 1000000) * ms; /* no rate from hopvm: assume 1 GHz */
+    uint64_t last = rdtsc(), next = last;
+    for (;;) {
+        uint64_t now = rdtsc();
+        /* A counter that went backwards is printed at once: that is what
+         * the move tests look for, not a guest that waits for ever. */
+        if ((int64_t)(now - next) >= 0 || now < last) {
+            printf("tsc %llu\n", (unsigned long long)now);
+            next = now + period;
+        }
+        last = now;
+    }
+}
