@@ -98,7 +98,11 @@ def test_compute_elf64_long_mode(console):
 def test_two_guests_at_once_and_console_answers(console):
     console.cmd("vm start counter")
     console.cmd("vm start counter2")
-    time.sleep(3)
+    # Both run: each gets to 10 lines. (Not a fixed sleep: under Bochs the
+    # guests' time, which paces them, runs slower than the wall clock when
+    # the host is busy; seen: 10 and 18 lines after 3 s.)
+    console.log_until("counter", r"counter 10\b", timeout=120)
+    console.log_until("counter2", r"counter 10\b", timeout=120)
     # The console answers promptly while both spin.
     t0 = time.monotonic()
     out = console.cmd("vm list")
