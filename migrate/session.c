@@ -235,6 +235,8 @@ static void take_kex(struct mig_session *s)
     uint8_t s2t[SEAL_KEY_LEN], t2s[SEAL_KEY_LEN];
     mig_seal_keys(s->pake_keys.ke, SPAKE2_KE_LEN, s->hello[ROLE_SOURCE].nonce, s->hello[ROLE_TARGET].nonce, s2t,
                   t2s);
+    memset(s->pake.x, 0, sizeof(s->pake.x)); /* the secrets are spent: only the keys matter now */
+    memset(s->pake.w, 0, sizeof(s->pake.w));
     mig_seal_init(&s->tx, s->role == ROLE_SOURCE ? s2t : t2s);
     mig_seal_init(&s->rx, s->role == ROLE_SOURCE ? t2s : s2t);
     memset(s2t, 0, sizeof(s2t)), memset(t2s, 0, sizeof(t2s));

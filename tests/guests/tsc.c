@@ -13,18 +13,6 @@
 #define MSR_IA32_TSC 0x10
 #define TSC_SET_TO   (1ull << 40) /* far above any host's TSC at boot or a fresh guest's */
 
-static inline uint64_t rdmsr(uint32_t msr)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
-    return ((uint64_t)hi << 32) | lo;
-}
-
-static inline void wrmsr(uint32_t msr, uint64_t v)
-{
-    __asm__ volatile("wrmsr" ::"c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
-}
-
 void guest_main(uint32_t magic, const struct mb_info *mbi)
 {
     (void)magic;

@@ -208,9 +208,8 @@ static void handover(uint64_t total)
         run("pw", "pw", 1500, cut, 0);
         tally();
     }
-    uint64_t back_total = T.st.bytes_out;
     run("pw", "pw", 1500, 0, 0);
-    back_total = T.st.bytes_out;
+    uint64_t back_total = T.st.bytes_out;
     for (cut_back = 1; cut_back <= back_total; cut_back++) {
         run("pw", "pw", 1500, 0, 0);
         tally();
