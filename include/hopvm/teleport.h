@@ -22,7 +22,7 @@ struct teleport_opts {
 };
 #define TELEPORT_DOWNTIME_MS   300 /* QEMU's default downtime-limit */
 #define TELEPORT_MAX_ROUNDS    30
-#define TELEPORT_HANDSHAKE_S   5   /* a peer that has not proved the password by then is dropped */
+#define TELEPORT_HANDSHAKE_S   9   /* a peer that has not proved the password by then is dropped: below the 10 s idle limit, above the ~5 s Bochs needs */
 
 struct teleport {
     bool active, source;

@@ -226,10 +226,10 @@ def test_malformed_streams_are_refused_and_hopvm_stays_usable(hopvm):
     vm.wait_prompt()
     src.close()
     # Before the password is proved: a peer that says nothing is dropped
-    # after 5 s; a record longer than 256 bytes is refused at its header.
+    # after 9 s; a record longer than 256 bytes is refused at its header.
     listen(vm, "--password pw")
     src = th.Source("127.0.0.1", hp)
-    vm.expect(r"teleport: failed: the peer did not complete the handshake within 5 s", timeout=30)
+    vm.expect(r"teleport: failed: the peer did not complete the handshake within 9 s", timeout=30)
     vm.wait_prompt()
     src.close()
     listen(vm, "--password pw")

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #define MIG_SOCK_IDLE_S 10 /* as hopvm: give up after this long without a byte either way */
-#define MIG_SOCK_HANDSHAKE_S 5 /* as hopvm: the peer proves the password within this */
+#define MIG_SOCK_HANDSHAKE_S 9 /* as hopvm: the peer proves the password within this */
 
 /* The session's buffers, 8-byte aligned (libfdt reads bodies in place). */
 extern uint8_t mig_sock_out[MIG_OUT_CAP];
