@@ -260,14 +260,20 @@ int rd_u32(struct tree_rd *r, int node, const char *name, uint32_t max, uint32_t
     return 0;
 }
 
-int rd_u32_opt(struct tree_rd *r, int node, const char *name, uint32_t max, uint32_t dflt, uint32_t *out)
+int rd_has(struct tree_rd *r, int node, const char *name)
 {
     int n;
-    if (!fdt_getprop(r->fdt, node, name, &n)) {
-        if (n != -FDT_ERR_NOTFOUND)
-            return rd_bad_tree(r, n);
+    if (fdt_getprop(r->fdt, node, name, &n))
+        return 1;
+    return n == -FDT_ERR_NOTFOUND ? 0 : rd_bad_tree(r, n);
+}
+
+int rd_u32_opt(struct tree_rd *r, int node, const char *name, uint32_t max, uint32_t dflt, uint32_t *out)
+{
+    int has = rd_has(r, node, name);
+    if (has <= 0) {
         *out = dflt; /* written by a peer that predates the property */
-        return 0;
+        return has;
     }
     return rd_u32(r, node, name, max, out);
 }

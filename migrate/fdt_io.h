@@ -93,6 +93,9 @@ int rd_u32(struct tree_rd *r, int node, const char *name, uint32_t max, uint32_t
 /* An optional cell, at most max: dflt if the property is absent (a writer
  * older than the property), else as rd_u32. */
 int rd_u32_opt(struct tree_rd *r, int node, const char *name, uint32_t max, uint32_t dflt, uint32_t *out);
+/* Is the property there: 1, 0 (absent: a writer older than it), or -1
+ * if the tree is bad. */
+int rd_has(struct tree_rd *r, int node, const char *name);
 /* One cell, at most BYTE_MAX. */
 int rd_u8(struct tree_rd *r, int node, const char *name, uint8_t *out);
 int rd_u64(struct tree_rd *r, int node, const char *name, uint64_t *out);

@@ -12,7 +12,8 @@
 
 _Static_assert(MIG_UART_LOG_MAX == VM_LOG_SIZE, "the log record carries the whole ring");
 _Static_assert(MIG_UART_RX_MAX == sizeof(((struct uart_dev *)0)->rx), "rx FIFO size");
-_Static_assert(MIG_FXSAVE_SIZE == sizeof(((struct vcpu *)0)->fpu), "FXSAVE image size");
+_Static_assert(MIG_FXSAVE_SIZE == XSAVE_LEGACY_SIZE, "FXSAVE image size");
+_Static_assert(MIG_YMMH_SIZE == XSAVE_AVX_SIZE, "AVX component size");
 _Static_assert(MIG_VMDEF_MAX <= (1 << 20) && MIG_VCPU_MAX <= (1 << 20) && MIG_UART_MAX <= (1 << 20),
                "every tree fits one stream record");
 
@@ -23,7 +24,6 @@ _Static_assert(MIG_VMDEF_MAX <= (1 << 20) && MIG_VCPU_MAX <= (1 << 20) && MIG_UA
 #define SEG_SEL_MAX 0xffffu
 #define SEG_ATTR_MAX 0xfffu             /* attr bits 0-11 (vcpu_state.h) */
 #define DT_LIMIT_MAX 0xffffu            /* GDTR/IDTR limits are 16 bits */
-#define FXSAVE_MXCSR_OFF 24
 #define MXCSR_RESERVED 0xffff0000u      /* FXRSTOR faults if any is set (SDM Vol.1 10.5.1) */
 #define MEM_ALIGN 4096u
 #ifndef RFLAGS_IF
@@ -182,6 +182,11 @@ int mig_vcpu_encode(const struct mig_vcpu *v, void *buf, size_t cap, size_t *len
     const uint32_t ev[EVENT_CELLS] = { e->type, e->vector, e->has_error, e->error };
     wr_cells(&w, "event", ev, EVENT_CELLS);
     wr_bytes(&w, "fxsave", v->fxsave, sizeof(v->fxsave));
+    /* Later additions, which an older reader skips: XCR0, and the AVX
+     * state only where XCR0 has AVX on (otherwise the guest cannot see it). */
+    wr_u64(&w, "xcr0", v->xcr0);
+    if (v->xcr0 & XCR0_AVX)
+        wr_bytes(&w, "ymm-hi128", v->ymmh, sizeof(v->ymmh));
     wr_end(&w);
     return wr_finish(&w, len);
 }
@@ -252,6 +257,30 @@ static int rd_event(struct tree_rd *r, int node, struct vcpu_event *e)
     return 0;
 }
 
+/* XCR0 and the AVX state, both optional (an older writer had neither: its
+ * guests could not enable XSAVE). XCR0's rules against the target's CPU
+ * are vcpu_check_xcr0's, at load; here only what makes the record itself
+ * inconsistent. */
+static int rd_xstate(struct tree_rd *r, int node, struct mig_vcpu *v)
+{
+    int has = rd_has(r, node, "xcr0");
+    if (has < 0 || (has && rd_u64(r, node, "xcr0", &v->xcr0)))
+        return -1;
+    if (!has)
+        v->xcr0 = XCR0_RESET;
+    if ((has = rd_has(r, node, "ymm-hi128")) < 0)
+        return -1;
+    if (!has)
+        return 0;
+    if (!(v->xcr0 & XCR0_AVX))
+        return rd_fail(r, "ymm-hi128 without AVX in xcr0 0x%llx", (unsigned long long)v->xcr0);
+    const uint8_t *y = rd_exact(r, node, "ymm-hi128", MIG_YMMH_SIZE);
+    if (!y)
+        return -1;
+    memcpy(v->ymmh, y, MIG_YMMH_SIZE);
+    return 0;
+}
+
 int mig_vcpu_decode(const void *buf, size_t len, struct mig_vcpu *v, char *err, size_t errn)
 {
     struct tree_rd r = { .rec = "VCPU", .err = err, .errn = errn };
@@ -281,7 +310,7 @@ int mig_vcpu_decode(const void *buf, size_t len, struct mig_vcpu *v, char *err, 
     memcpy(&mxcsr, v->fxsave + FXSAVE_MXCSR_OFF, sizeof(mxcsr)); /* FXSAVE images are little-endian */
     if (mxcsr & MXCSR_RESERVED)
         return rd_fail(&r, "fxsave MXCSR 0x%x sets reserved bits", (unsigned)mxcsr);
-    return 0;
+    return rd_xstate(&r, n, v);
 }
 
 /* ------------------------------------------------------------------ DEVICE */

@@ -9,16 +9,21 @@
 #define HV_LEAF_TIMING 0x40000010u /* EAX = TSC kHz, EBX = bus kHz (the VMware/KVM convention) */
 
 /* Leaf 1 (SDM Vol.2A CPUID, tables 3-10 and 3-11): allow-lists, so a
- * feature is offered only if it needs nothing from hopvm. Left out: ECX
- * DTES64, MONITOR, DS-CPL, VMX, SMX, EST, TM2, CNXT-ID, SDBG, FMA, xTPR,
- * PDCM, PCID, DCA, x2APIC, TSC-deadline, XSAVE, OSXSAVE, AVX, F16C (debug
- * store, power and thermal control, APIC and XSAVE state are not
- * virtualized; FMA/F16C/AVX need XSAVE); EDX MCE, APIC, MTRR, MCA, PSN, DS,
- * ACPI, SS, HTT, TM, PBE. */
+ * feature is offered only if it needs nothing from hopvm, or what it needs
+ * is there. Left out: ECX DTES64, MONITOR, DS-CPL, VMX, SMX, EST, TM2,
+ * CNXT-ID, SDBG, xTPR, PDCM, PCID, DCA, x2APIC, TSC-deadline (debug store,
+ * power and thermal control and the APIC are not virtualized); EDX MCE,
+ * APIC, MTRR, MCA, PSN, DS, ACPI, SS, HTT, TM, PBE. XSAVE and the AVX
+ * family come from the XSAVE state hopvm switches (vmm/fpu.c); OSXSAVE is
+ * the guest's CR4.OSXSAVE, filled in at the CPUID exit (vmm/exits.c). */
 #define L1_ECX_ALLOWED ((1u << 0) | (1u << 1) | (1u << 9) | (1u << 13) | (1u << 19) | (1u << 20) | \
                         (1u << 22) | (1u << 23) | (1u << 25) | (1u << 30))
 /* SSE3, PCLMULQDQ, SSSE3, CX16, SSE4.1, SSE4.2, MOVBE, POPCNT, AES, RDRAND */
 #define L1_ECX_HYPERVISOR (1u << 31)
+#define L1_ECX_XSAVE (1u << 26)
+#define L1_ECX_OSXSAVE (1u << 27)
+#define L1_ECX_AVX_FAMILY ((1u << 12) | (1u << 28) | (1u << 29)) /* FMA, AVX, F16C: YMM state */
+#define L7_EBX_AVX2 (1u << 5)
 #define L1_EDX_ALLOWED ((1u << 0) | (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | \
                         (1u << 8) | (1u << 11) | (1u << 13) | (1u << 15) | (1u << 16) | (1u << 17) | \
                         (1u << 19) | (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26))
@@ -39,6 +44,45 @@
 #define E1_ECX_ALLOWED  ((1u << 0) | (1u << 5))
 #define E1_EDX_ALLOWED  ((1u << 11) | (1u << 20) | (1u << 26) | (1u << 27) | (1u << 29) | L1_EDX_ALLOWED)
 
+/* Leaf 1 ECX bits that come with the XSAVE state hopvm switches. */
+static uint32_t xsave_ecx(void)
+{
+    if (!fpu_has_xsave())
+        return 0;
+    return L1_ECX_XSAVE | ((fpu_xcr0_offered() & XCR0_AVX) ? L1_ECX_AVX_FAMILY : 0);
+}
+
+/* The standard-format size of the components in mask (SDM Vol.1 13.4). */
+static uint32_t xsave_size(uint64_t mask)
+{
+    return (mask & XCR0_AVX) ? XSAVE_AVX_OFF + XSAVE_AVX_SIZE : XSAVE_HEADER_OFF + XSAVE_HEADER_SIZE;
+}
+
+/* Leaf 0DH (SDM Vol.2A CPUID, table 3-8; Vol.1 13.2), for the components
+ * hopvm offers. Sub-leaf 0: the components (EDX:EAX), the size for the
+ * guest's current XCR0 (EBX) and for all of them (ECX). Sub-leaf 1: none of
+ * XSAVEOPT, XSAVEC, XGETBV with ECX=1 or XSAVES, which differ among the
+ * CPUs a guest moves between, and XSAVES would need IA32_XSS. Sub-leaf 2:
+ * AVX, as the CPU says (fpu_cpu_init checked it). */
+static void xsave_leaf(struct vcpu *v, uint32_t sub, uint32_t r[4])
+{
+    uint64_t offered = fpu_xcr0_offered();
+    if (!fpu_has_xsave() || (sub == 2 && !(offered & XCR0_AVX)) || sub == 1 || sub > 2) {
+        r[0] = r[1] = r[2] = r[3] = 0;
+        return;
+    }
+    if (sub == 0) {
+        r[0] = (uint32_t)offered;
+        r[3] = (uint32_t)(offered >> 32);
+        r[1] = xsave_size(v->xcr0);
+        r[2] = xsave_size(offered);
+    } else {
+        r[0] = XSAVE_AVX_SIZE;
+        r[1] = XSAVE_AVX_OFF;
+        r[2] = r[3] = 0;
+    }
+}
+
 void cpuid_policy(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
     if (leaf >= HV_LEAF_BASE && leaf < HV_LEAF_BASE + 0x100) {
@@ -56,23 +100,26 @@ void cpuid_policy(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t r[4])
     cpuid(leaf, sub, r);
     switch (leaf) {
     case 0x1:
-        /* No VMX (no nesting), no MONITOR/MWAIT, and no XSAVE/AVX: hopvm
-         * switches guest vector state with FXSAVE, which covers SSE only.
-         * No local APIC, MTRRs, machine-check architecture or ACPI thermal
-         * control are emulated; one logical CPU per package. */
-        r[2] = (r[2] & L1_ECX_ALLOWED) | L1_ECX_HYPERVISOR;
+        /* No VMX (no nesting), no MONITOR/MWAIT. XSAVE and AVX as far as
+         * hopvm switches their state. No local APIC, MTRRs, machine-check
+         * architecture or ACPI thermal control are emulated; one logical
+         * CPU per package. */
+        r[2] = (r[2] & (L1_ECX_ALLOWED | xsave_ecx())) | L1_ECX_HYPERVISOR;
         r[3] &= L1_EDX_ALLOWED;
         r[1] = (r[1] & 0x0000ffffu) | (1u << 16) | (v->id << 24); /* count 1, APIC ID */
         break;
-    case 0x5: case 0x6: case 0xa: case 0xd: case 0xf: case 0x10: case 0x12: case 0x14:
+    case 0xd:
+        xsave_leaf(v, sub, r);
+        break;
+    case 0x5: case 0x6: case 0xa: case 0xf: case 0x10: case 0x12: case 0x14:
     case 0x8000000a:
-        /* MONITOR, power, PMU, XSAVE, RDT, SGX, PT, SVM: not offered. */
+        /* MONITOR, power, PMU, RDT, SGX, PT, SVM: not offered. */
         r[0] = r[1] = r[2] = r[3] = 0;
         break;
     case 0x7:
         if (sub == 0) {
             r[0] = 0;
-            r[1] &= L7_EBX_ALLOWED;
+            r[1] &= L7_EBX_ALLOWED | ((fpu_xcr0_offered() & XCR0_AVX) ? L7_EBX_AVX2 : 0);
             r[2] = r[3] = 0;
         } else {
             r[0] = r[1] = r[2] = r[3] = 0;
@@ -90,8 +137,8 @@ void cpuid_policy(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t r[4])
 /* Each CR4 bit and the CPUID feature that gives it meaning (SDM Vol.3A 2.5
  * and Vol.2A CPUID tables 3-8 to 3-11; APM Vol.2 3.1.3). A bit not listed is
  * reserved. The answer is cpuid_policy's, so a feature hopvm hides from the
- * guest cannot be turned on through CR4 either: CR4.OSXSAVE is the way into
- * XSETBV and XCR0, whose state hopvm does not switch (vmm/fpu.c uses FXSAVE). */
+ * guest cannot be turned on through CR4 either (CR4.OSXSAVE, the way into
+ * XSETBV and XCR0, only where hopvm switches XSAVE state). */
 enum { CPUID_EAX, CPUID_EBX, CPUID_ECX, CPUID_EDX };
 static const struct cr4_feature {
     uint8_t bit;

@@ -6,8 +6,12 @@
 #include <hopvm/insn.h>
 #include <hopvm/lib.h>
 #include <hopvm/mmio.h>
+#include <hopvm/vcpu_check.h>
 #include <hopvm/vm.h>
 
+#define CPUID_LEAF_FEATURES 1
+#define CPUID1_ECX_OSXSAVE (1u << 27)
+#define XCR_XCR0 0
 #define HYPERCALL_ENOSYS ((uint64_t)-38) /* unknown call, as KVM answers */
 
 const char *const exit_reason_names[EXIT_REASON_COUNT] = {
@@ -19,7 +23,7 @@ const char *const exit_reason_names[EXIT_REASON_COUNT] = {
     [EXIT_HYPERCALL] = "hypercall", [EXIT_VIRT_INSN] = "svm/vmx insn",
     [EXIT_ENTRY_FAILED] = "entry failed", [EXIT_UNHANDLED] = "unhandled",
     [EXIT_DIRTY] = "dirty-log write", [EXIT_CR_WRITE] = "cr write",
-    [EXIT_XSETBV] = "xsetbv",
+    [EXIT_XSETBV] = "xsetbv",       [EXIT_XCR0_UNTRAPPED] = "xcr0 untrapped",
 };
 
 static void inject_exception(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error)
@@ -115,7 +119,16 @@ static bool handle_io(struct vcpu *v, struct vm_exit *e)
 static bool handle_cpuid(struct vcpu *v, struct vm_exit *e)
 {
     uint32_t r[4];
-    cpuid_policy(v, (uint32_t)v->gpr[GPR_RAX], (uint32_t)v->gpr[GPR_RCX], r);
+    uint32_t leaf = (uint32_t)v->gpr[GPR_RAX];
+    cpuid_policy(v, leaf, (uint32_t)v->gpr[GPR_RCX], r);
+    /* CPUID.1:ECX.OSXSAVE mirrors CR4.OSXSAVE (SDM Vol.2A CPUID, table
+     * 3-10): the guest's, not the host's. */
+    if (leaf == CPUID_LEAF_FEATURES) {
+        struct vcpu_state s;
+        hv()->get_state(v, &s);
+        if (s.cr4 & CR4_OSXSAVE)
+            r[2] |= CPUID1_ECX_OSXSAVE;
+    }
     v->gpr[GPR_RAX] = r[0];
     v->gpr[GPR_RBX] = r[1];
     v->gpr[GPR_RCX] = r[2];
@@ -230,6 +243,11 @@ static size_t fetch_insn(struct vcpu *v, const struct vcpu_state *s, uint8_t b[I
     return in_page;
 }
 
+static unsigned cpl_of(const struct vcpu_state *s)
+{
+    return (s->ss.attr >> 5) & 3; /* SS.DPL is the CPL (APM 15.5.1, SDM 26.3.1.2) */
+}
+
 /* Checks a MOV to CR4 as the CPU would if CR4 had only the bits the guest's
  * CPUID offers (SDM Vol.2B MOV—Move to/from Control Registers, Vol.3A 2.5;
  * APM Vol.2 3.1.3): #GP(0) outside ring 0, for a bit of a hidden feature or
@@ -237,8 +255,7 @@ static size_t fetch_insn(struct vcpu *v, const struct vcpu_state *s, uint8_t b[I
  * mode. Outside 64-bit mode the source is 32 bits wide. */
 static bool cr4_write_ok(struct vcpu *v, const struct vcpu_state *s, uint64_t val)
 {
-    unsigned cpl = (s->ss.attr >> 5) & 3; /* SS.DPL is the CPL (APM 15.5.1, SDM 26.3.1.2) */
-    if (cpl != 0 || (val & ~cpuid_cr4_allowed(v)))
+    if (cpl_of(s) != 0 || (val & ~cpuid_cr4_allowed(v)))
         return false;
     if ((s->efer & EFER_LMA) && !(val & CR4_PAE))
         return false;
@@ -289,21 +306,33 @@ static bool handle_cr_write(struct vcpu *v, struct vm_exit *e)
     return skip(v, e);
 }
 
-/* XSETBV (SDM Vol.2C XSETBV; AMD-V intercepts it, VT-x always exits): #UD
- * while CR4.OSXSAVE is clear, which the guest cannot change (cpuid.c hides
- * XSAVE). Should a restored state carry OSXSAVE, #GP(0): the guest's CPUID
- * leaf 0xD offers no XCR0 component, so no value is valid. hopvm never
- * loads a guest's value into XCR0, which it does not switch. */
+/* XSETBV (SDM Vol.2C XSETBV; AMD-V intercepts it, VT-x always exits),
+ * with the checks the instruction makes: #UD while CR4.OSXSAVE is clear;
+ * #GP(0) outside ring 0, for an XCR other than 0, or for a value XCR0 may
+ * not hold or this host does not offer (the guest's CPUID leaf 0DH). The
+ * value is the vCPU's from here on: vmm/fpu.c loads it before each entry. */
 static bool handle_xsetbv(struct vcpu *v, struct vm_exit *e)
 {
-    (void)e;
     struct vcpu_state s;
     hv()->get_state(v, &s);
-    if (s.cr4 & CR4_OSXSAVE)
-        inject_exception(v, EXC_GP, true, 0);
-    else
+    if (!(s.cr4 & CR4_OSXSAVE)) {
         inject_exception(v, EXC_UD, false, 0);
-    return true;
+        return true;
+    }
+    uint64_t val = (uint32_t)v->gpr[GPR_RAX] | (uint64_t)(uint32_t)v->gpr[GPR_RDX] << 32;
+    if (cpl_of(&s) != 0 || (uint32_t)v->gpr[GPR_RCX] != XCR_XCR0 ||
+        vcpu_check_xcr0(val, fpu_xcr0_offered(), NULL, 0)) {
+        inject_exception(v, EXC_GP, true, 0);
+        return true;
+    }
+    v->xcr0 = val;
+    return skip(v, e);
+}
+
+static bool handle_xcr0_untrapped(struct vcpu *v, struct vm_exit *e)
+{
+    v->fail = e->detail;
+    return false;
 }
 
 static bool handle_entry_failed(struct vcpu *v, struct vm_exit *e)
@@ -328,6 +357,7 @@ static bool (*const handlers[EXIT_REASON_COUNT])(struct vcpu *, struct vm_exit *
     [EXIT_DIRTY] = handle_dirty,
     [EXIT_CR_WRITE] = handle_cr_write,
     [EXIT_XSETBV] = handle_xsetbv,
+    [EXIT_XCR0_UNTRAPPED] = handle_xcr0_untrapped,
 };
 
 bool vcpu_handle_exit(struct vcpu *v, struct vm_exit *e)

@@ -88,6 +88,11 @@ static enum cmd_status cmd_cpu(int argc, char **argv)
             c->stepping, c->brand);
     kprintf("features: 1G pages %s, invariant TSC %s, %u physical address bits\n",
             yn(c->page1g), yn(c->invariant_tsc), c->phys_bits);
+    uint64_t x = fpu_xcr0_offered();
+    if (fpu_has_xsave())
+        kprintf("XSAVE:    yes, guests get x87 SSE%s (XCR0 up to 0x%lx)\n", (x & XCR0_AVX) ? " AVX" : "", x);
+    else
+        kprintf("XSAVE:    no, guests get x87 and SSE (FXSAVE)\n");
     if (!c->svm)
         kprintf("AMD-V:    not present\n");
     else {

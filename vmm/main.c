@@ -103,6 +103,7 @@ __attribute__((noreturn)) static void core_main(void *arg)
     acpi_init(bi->rsdp);
     pci_init(acpi()->mcfg_base, acpi()->mcfg_bus_start, acpi()->mcfg_bus_end);
     cpuinfo_init();
+    fpu_cpu_init(); /* before the backends read the host's CR4 */
     if (time_init() == 0)
         kprintf("time: TSC %lu.%03lu MHz, calibrated against the %s\n", tsc_hz() / 1000000,
                 tsc_hz() / 1000 % 1000, time_source());

@@ -10,6 +10,7 @@
  * guest moves between them. Pure: no hardware, no allocation. */
 #include "vcpu_check_internal.h"
 #include <hopvm/lib.h>
+#include <hopvm/xstate.h>
 
 /* Control-register and flag bits not in vcpu_state.h (SDM Vol.3A 2.5,
  * figure 2-7; 2.3, figure 2-5). */
@@ -259,5 +260,24 @@ int vcpu_check(const struct vcpu_state *s, const struct vcpu_limits *lim, char *
     if (check_control(&c) || check_flags_rip(&c) || vc_check_segments(&c) || check_msrs(&c) ||
         check_events(&c))
         return -1;
+    return 0;
+}
+
+/* XCR0 as XSETBV would take it (SDM Vol.2C XSETBV, Vol.1 13.3): x87 always
+ * on, AVX only with SSE, and nothing the host does not offer the guest
+ * (CPUID.(EAX=0DH,ECX=0):EDX:EAX as hopvm answers it). */
+int vcpu_check_xcr0(uint64_t xcr0, uint64_t allowed, char *why, size_t n)
+{
+    struct vc c = {.why = why, .n = n};
+    if (why && n)
+        why[0] = 0;
+    if (!(xcr0 & XCR0_X87))
+        return vc_fail(&c, "XCR0 0x%llx clears x87, which is always on", (unsigned long long)xcr0);
+    if ((xcr0 & XCR0_AVX) && !(xcr0 & XCR0_SSE))
+        return vc_fail(&c, "XCR0 0x%llx enables AVX without SSE", (unsigned long long)xcr0);
+    if (xcr0 & ~allowed)
+        return vc_fail(&c, "XCR0 0x%llx enables state components 0x%llx this host does not offer (at most 0x%llx)",
+                       (unsigned long long)xcr0, (unsigned long long)(xcr0 & ~allowed),
+                       (unsigned long long)allowed);
     return 0;
 }

@@ -56,8 +56,8 @@ void vm_save_vcpu(struct vm *vm, unsigned i, struct mig_vcpu *m)
     m->tsc = rdtsc() + m->s.tsc_offset;
     m->s.tsc_offset = 0;
     m->halted = v->halted;
-    fpu_sync(v); /* lazily switched: the live state may be in the registers */
-    memcpy(m->fxsave, v->fpu, sizeof(m->fxsave));
+    fpu_get(v, m->fxsave, m->ymmh); /* lazily switched: it may be in the registers */
+    m->xcr0 = v->xcr0;
 }
 
 void vm_save_uart(struct vm *vm, struct mig_uart *u)
@@ -201,7 +201,7 @@ int vm_load_vcpu(struct vm *vm, const struct mig_vcpu *m, char *err, size_t n)
     struct vcpu_limits lim;
     char why[VCPU_WHY_MAX];
     vcpu_limits(v, &lim);
-    if (vcpu_check(&m->s, &lim, why, sizeof(why))) {
+    if (vcpu_check(&m->s, &lim, why, sizeof(why)) || vcpu_check_xcr0(m->xcr0, fpu_xcr0_offered(), why, sizeof(why))) {
         ksnprintf(err, n, "%s", why); /* the target says which VCPU record */
         return -1;
     }
@@ -209,8 +209,7 @@ int vm_load_vcpu(struct vm *vm, const struct mig_vcpu *m, char *err, size_t n)
     s.tsc_offset = 0; /* set at the commit, so the TSC continues from there */
     hv()->set_state(v, &s);
     v->halted = m->halted;
-    memcpy(v->fpu, m->fxsave, sizeof(v->fpu));
-    fpu_forget(v); /* the next run loads this image */
+    fpu_set(v, m->fxsave, m->ymmh, m->xcr0);
     vm->mig.incoming_tsc[m->index] = m->tsc;
     return 0;
 }

@@ -22,6 +22,7 @@
 #define MIG_CPUID_MAX    32
 #define MIG_BACKEND_MAX  8
 #define MIG_FXSAVE_SIZE  512
+#define MIG_YMMH_SIZE    256       /* the upper halves of YMM0-15 */
 #define MIG_UART_RX_MAX  64        /* = sizeof(struct uart_dev.rx) */
 #define MIG_UART_LOG_MAX 16384     /* = VM_LOG_SIZE */
 #define MIG_UART_TYPE    "uart16550"
@@ -57,7 +58,9 @@ struct mig_vcpu {
     struct vcpu_state s;
     uint64_t tsc;
     bool halted;
-    uint8_t fxsave[MIG_FXSAVE_SIZE]; /* FXSAVE image (struct vcpu.fpu) */
+    uint8_t fxsave[MIG_FXSAVE_SIZE]; /* FXSAVE image (the XSAVE area's legacy region) */
+    uint64_t xcr0;                  /* the guest's XCR0 (1, the reset value, if absent) */
+    uint8_t ymmh[MIG_YMMH_SIZE];    /* YMM0-15 bits 255:128, 16 bytes each (zero if absent) */
 };
 
 /* DEVICE type "uart16550", instance 0: the guest's 16550 and its log. */

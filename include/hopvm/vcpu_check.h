@@ -32,6 +32,10 @@ struct vcpu_limits {
  * why (if n > 0), such as "LSTAR 0x8000000000000000 is not canonical". */
 int vcpu_check(const struct vcpu_state *s, const struct vcpu_limits *lim, char *why, size_t n);
 
+/* 0 if xcr0 is a value XSETBV would accept on a CPU whose guest may
+ * enable the components in allowed, else -1 with the reason in why. */
+int vcpu_check_xcr0(uint64_t xcr0, uint64_t allowed, char *why, size_t n);
+
 /* True if addr is canonical for a linear-address width of bits (48 with
  * 4-level paging, 57 with 5-level): bits 63:bits-1 all equal (SDM Vol.1
  * 3.3.7.1). */

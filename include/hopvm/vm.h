@@ -3,6 +3,7 @@
 #define HOPVM_VM_H
 #include <hopvm/config.h>
 #include <hopvm/vcpu_state.h>
+#include <hopvm/xstate.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -24,7 +25,8 @@ enum exit_reason {
     EXIT_DIRTY,         /* a write to write-protected guest RAM while dirty logging (the core
                            reclassifies such an EXIT_MMIO; never an MMIO access) */
     EXIT_CR_WRITE,      /* MOV to CR4 (u.cr), checked against the guest's CPUID */
-    EXIT_XSETBV,        /* XSETBV: XCR0 is not virtualized yet */
+    EXIT_XSETBV,        /* XSETBV: the guest sets its XCR0 */
+    EXIT_XCR0_UNTRAPPED,/* XCR0 changed without an XSETBV exit (detail: why it cannot stand) */
     EXIT_UNHANDLED,     /* anything else the backend saw */
     EXIT_REASON_COUNT
 };
@@ -102,7 +104,10 @@ struct vcpu {
     uint64_t throttled_until; /* time_ns() before which the scheduler skips it */
     const char *fail;         /* why a handler refused the exit */
     void *hw;                 /* backend private */
-    uint8_t fpu[512] __attribute__((aligned(16))); /* FXSAVE image */
+    uint64_t xcr0;            /* the guest's XCR0 (vmm/fpu.c loads it before each entry) */
+    /* XSAVE area, standard format (or an FXSAVE image on a CPU without
+     * XSAVE): the guest's vector state while another vCPU has the CPU. */
+    uint8_t fpu[XSAVE_AREA_SIZE] __attribute__((aligned(64)));
 };
 
 /* The dirty-page log (vmm/dirty.c): which pages of guest RAM were
@@ -251,12 +256,27 @@ uint64_t cpuid_cr4_allowed(struct vcpu *v);
 bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val);
 bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val);
 
-/* vmm/fpu.c: guest x87/SSE state, swapped lazily between vCPUs. */
+/* vmm/fpu.c: guest x87/SSE/AVX state and XCR0, swapped lazily between
+ * vCPUs. fpu_cpu_init runs once per host CPU before guests do. */
+void fpu_cpu_init(void);
+bool fpu_has_xsave(void);
+/* The XCR0 components a guest here may enable (x87 only without XSAVE). */
+uint64_t fpu_xcr0_offered(void);
 void fpu_init(struct vcpu *v);
 void fpu_switch(struct vcpu *v);
+/* After an exit on a CPU that may have let the guest run XSETBV without
+ * the intercept (QEMU 7.2's AMD-V emulation): NULL, having taken an XCR0
+ * the guest may hold as its own, else why the guest must stop. */
+const char *fpu_xcr0_after_exit(struct vcpu *v);
 void fpu_forget(struct vcpu *v);
 void fpu_sync(struct vcpu *v);
-bool fpu_image_ok(const uint8_t img[512]);
+/* The state in the stream's terms: the FXSAVE-shaped legacy region and
+ * the upper halves of YMM0-15 (zero without AVX). fpu_set takes values
+ * already checked (fpu_image_ok, vcpu_check_xcr0). */
+void fpu_get(struct vcpu *v, uint8_t legacy[XSAVE_LEGACY_SIZE], uint8_t ymmh[XSAVE_AVX_SIZE]);
+void fpu_set(struct vcpu *v, const uint8_t legacy[XSAVE_LEGACY_SIZE], const uint8_t ymmh[XSAVE_AVX_SIZE],
+             uint64_t xcr0);
+bool fpu_image_ok(const uint8_t img[XSAVE_LEGACY_SIZE]);
 
 /* vmm/sched.c */
 void vcpu_run_slice(struct vcpu *v);

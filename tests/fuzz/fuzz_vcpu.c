@@ -4,14 +4,15 @@
  * physical address width, one with LA57 and 52 bits. No crash, no
  * undefined behaviour; a refusal always has one line of reason; what the
  * check accepts holds the properties the host relies on (the values the
- * VT-x backend WRMSRs are loadable) and survives encode + decode
- * unchanged. Seeds (tests/fuzz/corpus/fuzz_vcpu): svm-counter and
+ * VT-x backend WRMSRs are loadable, an XCR0 XSETBV takes) and survives
+ * encode + decode unchanged. Seeds (tests/fuzz/corpus/fuzz_vcpu): svm-counter and
  * vmx-counter are the VCPU record bodies of `counter` saved by hopvm-save
  * from hopvm in QEMU (AMD-V) and in Bochs (VT-x); long-mode, real-mode,
  * protected-32 and virtual-8086 are `test_vcpu_check --write-corpus`'s. */
 #include <hopvm/lib.h>
 #include <hopvm/mig_state.h>
 #include <hopvm/vcpu_check.h>
+#include <hopvm/xstate.h>
 #include <stdlib.h>
 
 #define REASON_MAX 200
@@ -77,6 +78,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         host_safe(&vcpu.s, &hosts[i]);
         accepted = true;
+    }
+    /* XCR0 against hosts offering x87|SSE and x87|SSE|AVX: an accepted
+     * value is one XSETBV takes there (the host XRSTORs with it in force). */
+    static const uint64_t offered[] = {XCR0_X87 | XCR0_SSE, XCR0_GUEST_MAX};
+    for (size_t i = 0; i < ARRAY_SIZE(offered); i++) {
+        why[0] = 0;
+        rc = vcpu_check_xcr0(vcpu.xcr0, offered[i], why, sizeof(why));
+        if (rc == -1) {
+            one_line(why);
+            continue;
+        }
+        if (rc != 0 || why[0] || !(vcpu.xcr0 & XCR0_X87) || (vcpu.xcr0 & ~offered[i]) ||
+            ((vcpu.xcr0 & XCR0_AVX) && !(vcpu.xcr0 & XCR0_SSE)))
+            abort();
     }
     size_t len;
     if (accepted && (mig_vcpu_encode(&vcpu, out, sizeof(out), &len) || len > MIG_VCPU_MAX ||

@@ -1,11 +1,19 @@
-/* xstate: tries to turn on the vector state hopvm hides. Its CPUID offers
- * no XSAVE, OSXSAVE or AVX, so, as on a CPU without them (SDM Vol.2B MOV to
- * CR4, Vol.2C XSETBV; Vol.3A 2.5):
- *   - MOV to CR4 with OSXSAVE raises #GP(0), as does one with the bit of
- *     another feature CPUID hides (VMXE, MCE) or a reserved bit (15), and,
- *     in long mode, one that clears PAE;
- *   - XSETBV raises #UD, since CR4.OSXSAVE stays 0;
- *   - a MOV to CR4 with bits CPUID does offer (PGE) works.
+/* xstate: the XSAVE feature set as hopvm offers it (SDM Vol.2B MOV to
+ * CR4, Vol.2C XSETBV/XGETBV, Vol.1 13.3; Vol.3A 2.5). Where CPUID offers
+ * XSAVE and AVX:
+ *   - XSETBV raises #UD while CR4.OSXSAVE is 0; MOV to CR4 with OSXSAVE
+ *     works, and CPUID.1:ECX.OSXSAVE then reads 1;
+ *   - XCR0 starts as 1 (x87); XSETBV raises #GP(0) for XCR 1, for a value
+ *     without x87, for AVX without SSE and for a component CPUID.(0DH,0)
+ *     does not offer;
+ *   - with XCR0 = x87|SSE an AVX instruction raises #UD, and with
+ *     x87|SSE|AVX it runs: the guest's XCR0 is the one in force, whatever
+ *     other guests use (the avx guest runs beside it in the tests);
+ *   - CPUID.(0DH,0).EBX follows XCR0 (576, then 832 bytes);
+ *   - MOV to CR4 with the bit of a feature CPUID hides (VMXE, MCE) or a
+ *     reserved bit (15), and, in long mode, one that clears PAE, raises
+ *     #GP(0); one with bits CPUID offers (PGE) works.
+ * Without XSAVE in CPUID, MOV to CR4 with OSXSAVE is #GP(0) and XSETBV #UD.
  * Each fault is caught by the guest's own handler, which resumes after the
  * instruction, so the guest reports every probe and exits 0 if all went as
  * expected (1 if not). Built as a multiboot (32-bit) guest and, through
@@ -26,7 +34,12 @@
 #define CR4_VMXE    (1ul << 13)
 #define CR4_RSVD15  (1ul << 15)
 #define CR4_OSXSAVE (1ul << 18)
+#define XCR0_X87 1u
+#define XCR0_X87_SSE 3u
 #define XCR0_X87_SSE_AVX 7u
+#define XCR0_SSE_AVX 6u
+#define XCR0_X87_AVX 5u
+#define XCR0_PKRU_BIT9 (1u << 9)
 
 /* Written by the fault handlers: the vector, its error code, and where to
  * go on (the probe sets it to the end of its faulting instruction). */
@@ -111,6 +124,31 @@ static int try_xsetbv(uint32_t xcr, uint64_t val)
     return fault_vec;
 }
 
+/* An AVX instruction (VEX.256 VPXOR): #UD unless XCR0 has SSE and AVX. */
+static int try_avx(void)
+{
+    fault_vec = NO_FAULT;
+#ifdef __x86_64__
+    __asm__ volatile("lea 1f(%%rip), %%rax\n\tmov %%rax, fault_resume(%%rip)\n\t"
+                     "vpxor %%ymm1, %%ymm1, %%ymm1\n1:" ::: "rax", "memory");
+#else
+    __asm__ volatile("movl $1f, fault_resume\n\tvpxor %%ymm1, %%ymm1, %%ymm1\n1:" ::: "memory");
+#endif
+    return fault_vec;
+}
+
+static uint64_t xgetbv0(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+static void cpuid_sub(uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+    __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+}
+
 static const char *said(int vec)
 {
     if (vec == NO_FAULT)
@@ -131,6 +169,46 @@ static void expect(const char *what, int got, int want)
         bad++;
 }
 
+static void expect_num(const char *what, unsigned long got, unsigned long want)
+{
+    printf("xstate: %s: %lu%s\n", what, got, got == want ? "" : " (UNEXPECTED)");
+    if (got != want)
+        bad++;
+}
+
+/* The probes where CPUID offers XSAVE and AVX; CR4 is cr4 on entry and
+ * on return. */
+static void xsave_probes(unsigned long cr4)
+{
+    uint32_t r[4];
+    expect("XSETBV before CR4.OSXSAVE", try_xsetbv(0, XCR0_X87_SSE), VEC_UD);
+    expect("MOV to CR4 with OSXSAVE", try_cr4(cr4 | CR4_OSXSAVE), NO_FAULT);
+    cpuid(1, r);
+    expect_num("CPUID.1:ECX.OSXSAVE with CR4.OSXSAVE", !!(r[2] & CPUID1_ECX_OSXSAVE), 1);
+    expect_num("XCR0 at the start", (unsigned long)xgetbv0(), XCR0_X87);
+    cpuid_sub(0xd, 0, r);
+    expect_num("CPUID.(0DH,0).EAX components", r[0], XCR0_X87_SSE_AVX);
+    expect_num("CPUID.(0DH,0).ECX size of all", r[2], 832);
+    expect("XSETBV of XCR 1", try_xsetbv(1, XCR0_X87_SSE), VEC_GP);
+    expect("XSETBV without x87", try_xsetbv(0, XCR0_SSE_AVX), VEC_GP);
+    expect("XSETBV of AVX without SSE", try_xsetbv(0, XCR0_X87_AVX), VEC_GP);
+    expect("XSETBV of x87|SSE", try_xsetbv(0, XCR0_X87_SSE), NO_FAULT);
+    expect_num("XCR0 after x87|SSE", (unsigned long)xgetbv0(), XCR0_X87_SSE);
+    cpuid_sub(0xd, 0, r);
+    expect_num("CPUID.(0DH,0).EBX size for x87|SSE", r[1], 576);
+    expect("AVX instruction with XCR0 x87|SSE", try_avx(), VEC_UD);
+    expect("XSETBV of x87|SSE|AVX", try_xsetbv(0, XCR0_X87_SSE_AVX), NO_FAULT);
+    expect_num("XCR0 after x87|SSE|AVX", (unsigned long)xgetbv0(), XCR0_X87_SSE_AVX);
+    cpuid_sub(0xd, 0, r);
+    expect_num("CPUID.(0DH,0).EBX size for x87|SSE|AVX", r[1], 832);
+    expect("AVX instruction with XCR0 x87|SSE|AVX", try_avx(), NO_FAULT);
+    expect("MOV to CR4 without OSXSAVE", try_cr4(cr4), NO_FAULT);
+    cpuid(1, r);
+    expect_num("CPUID.1:ECX.OSXSAVE without CR4.OSXSAVE", !!(r[2] & CPUID1_ECX_OSXSAVE), 0);
+    expect("XSETBV after CR4.OSXSAVE is cleared", try_xsetbv(0, XCR0_X87_SSE), VEC_UD);
+    expect("AVX instruction without CR4.OSXSAVE", try_avx(), VEC_UD);
+}
+
 void guest_main(uint32_t magic, const struct mb_info *mbi)
 {
     (void)magic, (void)mbi;
@@ -138,8 +216,9 @@ void guest_main(uint32_t magic, const struct mb_info *mbi)
     cpuid(1, r);
     printf("xstate: %s mode, CPUID.1:ECX XSAVE %u OSXSAVE %u AVX %u\n", sizeof(long) == 8 ? "long" : "protected",
            !!(r[2] & CPUID1_ECX_XSAVE), !!(r[2] & CPUID1_ECX_OSXSAVE), !!(r[2] & CPUID1_ECX_AVX));
-    if (r[2] & (CPUID1_ECX_XSAVE | CPUID1_ECX_OSXSAVE | CPUID1_ECX_AVX))
+    if (r[2] & CPUID1_ECX_OSXSAVE) /* CR4.OSXSAVE is 0 at the start */
         bad++;
+    bool xsave = (r[2] & CPUID1_ECX_XSAVE) && (r[2] & CPUID1_ECX_AVX);
     bool pge = r[3] & CPUID1_EDX_PGE;
 
     uint16_t cs;
@@ -151,8 +230,12 @@ void guest_main(uint32_t magic, const struct mb_info *mbi)
 
     unsigned long cr4 = read_cr4();
     printf("xstate: CR4 0x%lx at the start\n", cr4);
-    expect("MOV to CR4 with OSXSAVE", try_cr4(cr4 | CR4_OSXSAVE), VEC_GP);
-    expect("XSETBV of x87|SSE|AVX", try_xsetbv(0, XCR0_X87_SSE_AVX), VEC_UD);
+    if (xsave) {
+        xsave_probes(cr4);
+    } else {
+        expect("MOV to CR4 with OSXSAVE", try_cr4(cr4 | CR4_OSXSAVE), VEC_GP);
+        expect("XSETBV of x87|SSE|AVX", try_xsetbv(0, XCR0_X87_SSE_AVX), VEC_UD);
+    }
     expect("MOV to CR4 with VMXE", try_cr4(cr4 | CR4_VMXE), VEC_GP);
     expect("MOV to CR4 with MCE", try_cr4(cr4 | CR4_MCE), VEC_GP);
     expect("MOV to CR4 with reserved bit 15", try_cr4(cr4 | CR4_RSVD15), VEC_GP);
@@ -169,6 +252,14 @@ void guest_main(uint32_t magic, const struct mb_info *mbi)
             bad++;
         }
         expect("MOV to CR4 back", try_cr4(cr4), NO_FAULT);
+    }
+    if (xsave) {
+        /* Last: where an emulator lets XSETBV past the intercept (QEMU
+         * 7.2's AMD-V), hopvm can only stop the guest here. */
+        try_cr4(read_cr4() | CR4_OSXSAVE);
+        expect("XSETBV of a component not offered (PKRU)", try_xsetbv(0, XCR0_X87_SSE | XCR0_PKRU_BIT9),
+               VEC_GP);
+        try_cr4(read_cr4() & ~CR4_OSXSAVE);
     }
     printf("xstate: CR4 0x%lx at the end\n", read_cr4());
     if (bad) {

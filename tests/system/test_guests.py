@@ -269,32 +269,92 @@ def test_guest_tsc_is_its_own(console):
     assert re.search(r"rdmsr \d+, wrmsr \d+", info(console, "tsc"))  # both went through the MSR policy
 
 
-def test_guest_cannot_turn_on_hidden_vector_state(console):
-    """CPUID hides XSAVE: a MOV to CR4 that sets OSXSAVE (or another bit of
-    a hidden feature, or a reserved one) is #GP(0), XSETBV is #UD, and the
-    guest goes on; a CR4 write of offered bits works. In protected mode
-    (xstate) and in long mode (xstate64, a REX-encoded MOV to CR4). One test
-    for both: a parametrized one would make pytest reorder the module's
-    tests across machines."""
+def test_guest_xsave_as_cpuid_offers_it(console):
+    """Every machine offers XSAVE and AVX. xstate (protected mode) and
+    xstate64 (long mode, a REX-encoded MOV to CR4) probe it while avx2
+    holds x87|SSE|AVX in XCR0 beside them: CR4.OSXSAVE turns on and shows
+    in CPUID; XSETBV is #UD without it and #GP(0) for XCR 1, for no x87,
+    for AVX without SSE, for a component not offered; an AVX instruction is
+    #UD with the guest's XCR0 = x87|SSE (the other guest's XCR0 is not the
+    one in force) and runs with x87|SSE|AVX; CPUID leaf 0DH follows XCR0;
+    CR4 bits of hidden features and reserved ones stay #GP(0). QEMU 7.2's
+    AMD-V ignores the XSETBV intercept: hopvm reads XCR0 back after each
+    exit there, and stops the guest at the one probe whose #GP it cannot
+    give (a component not offered), the last. One test for both: a parametrized one would make pytest reorder the module's tests
+    across machines."""
+    assert "guests get x87 SSE AVX" in console.cmd("cpu")
+    console.cmd("vm start avx2")
+    console.log_until("avx2", r"avx 2 intact", timeout=120)
     for name in ("xstate", "xstate64"):
         console.cmd(f"vm start {name}")
         console.expect(rf"vm {name}: (exited with code \d+|stopped: [^\r\n]*)", timeout=60)
         ended = console.p.match.group(1).decode()
         log = console.cmd(f"vm log {name}")
-        assert "exited with code 0" in ended, (ended, log)
-        assert "XSAVE 0 OSXSAVE 0 AVX 0" in log, log
-        assert "xstate: MOV to CR4 with OSXSAVE: #GP(0)\n" in log, log
-        assert "xstate: XSETBV of x87|SSE|AVX: #UD\n" in log, log
-        for what in ("VMXE", "MCE", "reserved bit 15"):
-            assert f"xstate: MOV to CR4 with {what}: #GP(0)\n" in log, log
+        if console.machine == "qemu-svm":
+            # QEMU 7.2's AMD-V runs XSETBV despite the intercept: the last
+            # probe's PKRU bit cannot get its #GP, and hopvm stops the guest.
+            # Stopped at the first exit after that XSETBV: every earlier
+            # probe printed, nothing after it.
+            assert "the guest set XCR0 past the XSETBV intercept" in ended, (ended, log)
+            assert log.rstrip().endswith("xstate: MOV to CR4 back: no fault") and "PKRU" not in log, log
+        else:
+            assert "exited with code 0" in ended, (ended, log)
+            assert "xstate: XSETBV of a component not offered (PKRU): #GP(0)\n" in log, log
+            assert "xstate: all as expected" in log and "UNEXPECTED" not in log, log
+        assert "XSAVE 1 OSXSAVE 0 AVX 1" in log, log
+        for what, said in (("XSETBV before CR4.OSXSAVE", "#UD"), ("MOV to CR4 with OSXSAVE", "no fault"),
+                           ("CPUID.1:ECX.OSXSAVE with CR4.OSXSAVE", "1"), ("XCR0 at the start", "1"),
+                           ("CPUID.(0DH,0).EAX components", "7"), ("CPUID.(0DH,0).ECX size of all", "832"),
+                           ("XSETBV of XCR 1", "#GP(0)"), ("XSETBV without x87", "#GP(0)"),
+                           ("XSETBV of AVX without SSE", "#GP(0)"),
+                           ("XSETBV of x87|SSE", "no fault"), ("XCR0 after x87|SSE", "3"),
+                           ("CPUID.(0DH,0).EBX size for x87|SSE", "576"),
+                           ("AVX instruction with XCR0 x87|SSE", "#UD"),
+                           ("XSETBV of x87|SSE|AVX", "no fault"), ("XCR0 after x87|SSE|AVX", "7"),
+                           ("CPUID.(0DH,0).EBX size for x87|SSE|AVX", "832"),
+                           ("AVX instruction with XCR0 x87|SSE|AVX", "no fault"),
+                           ("MOV to CR4 without OSXSAVE", "no fault"),
+                           ("CPUID.1:ECX.OSXSAVE without CR4.OSXSAVE", "0"),
+                           ("XSETBV after CR4.OSXSAVE is cleared", "#UD"),
+                           ("AVX instruction without CR4.OSXSAVE", "#UD"),
+                           ("MOV to CR4 with VMXE", "#GP(0)"), ("MOV to CR4 with MCE", "#GP(0)"),
+                           ("MOV to CR4 with reserved bit 15", "#GP(0)"), ("MOV to CR4 with PGE", "no fault")):
+            assert f"xstate: {what}: {said}\n" in log, (what, log)
         if name == "xstate64":
             assert "xstate: MOV to CR4 without PAE in long mode: #GP(0)\n" in log, log
-        assert "xstate: MOV to CR4 with PGE: no fault\n" in log, log
-        assert "xstate: all as expected" in log and "UNEXPECTED" not in log, log
+        assert "UNEXPECTED" not in log, log
         # The refused writes reached hopvm's check, counted as their own reason.
         out = info(console, name)
         writes = re.search(r"cr write (\d+)", out)
-        assert writes and int(writes.group(1)) >= 4, out
+        assert writes and int(writes.group(1)) >= 3, out  # VMXE, MCE, bit 15
+        if console.machine != "qemu-svm":
+            assert int(re.search(r"xsetbv (\d+)", out).group(1)) >= 6, out
+    log = console.cmd("vm log avx2")
+    assert state(console, "avx2") == "running" and "UNEXPECTED" not in log, log
+    console.cmd("vm stop avx2")
+
+
+def avx_lines(console, name):
+    # The last line may be half-written (the guest prints while `vm log` runs).
+    return [int(x) for x in re.findall(r"^avx (\d+) intact$", console.cmd(f"vm log {name}"), re.M)][:-1]
+
+
+def test_two_guests_keep_their_own_ymm_registers(console):
+    """avx and avx2 each hold a different pattern in all sixteen YMM
+    registers and check them all the time: hopvm switches the whole XSAVE
+    state between them, upper halves included, and each one's XCR0."""
+    console.cmd("vm start avx")
+    console.cmd("vm start avx2")
+    console.log_until("avx", r"avx 10 intact", timeout=180)
+    console.log_until("avx2", r"avx 10 intact", timeout=180)
+    for name, seed in (("avx", 1), ("avx2", 2)):
+        log = console.cmd(f"vm log {name}")
+        assert f"avx: seed {seed}, XCR0 0x7, 16 YMM registers loaded" in log, log
+        assert "UNEXPECTED" not in log and state(console, name) == "running", log
+        got = avx_lines(console, name)
+        assert got == list(range(len(got))) and len(got) >= 10, got[-5:]
+    console.cmd("vm stop avx")
+    console.cmd("vm stop avx2")
 
 
 def test_bad_kernel_files_are_refused(console):

@@ -1,11 +1,17 @@
-"""The guest's TSC across a move, on every machine (QEMU with AMD-V, Bochs
-with VT-x, Bochs with AMD-V): `tsc` (tests/guests/tsc.c) sets its TSC
+"""A guest's TSC and vector state across a move, on every machine (QEMU
+with AMD-V, Bochs with VT-x, Bochs with AMD-V).
+
+`tsc` (tests/guests/tsc.c) sets its TSC
 to 2^40 and prints it every 100 ms of its own time; hopvm-save takes it
 into a file and hopvm-restore hands it back to the same hopvm (the helpers
 of test_save_restore.py). Its TSC must go on from where it was saved: not
 back to about zero (a fresh counter), nor forward by the host's uptime (an
 offset that has no effect, as on VT-x without the TSC-offsetting control,
-where the guest would read the host's TSC)."""
+where the guest would read the host's TSC).
+
+`avx` (tests/guests/avx.c) holds a pattern in all sixteen YMM registers
+and XCR0 = x87|SSE|AVX, checking them all the time: after the same move it
+goes on counting with every register intact."""
 import re
 import time
 
@@ -94,4 +100,38 @@ def test_guest_tsc_continues_across_save_and_restore(vm, tmp_path):
         f"TSC steps in ticks of {period}: across the move {across / period:.2f}, "
         f"others {[round(s / period, 2) for s in steps]}")
     vm.cmd(f"vm stop {GUEST}", timeout=60)
+    vm.failed = False
+
+
+def avx_lines(vm):
+    # The last line may be half-written (the guest prints while `vm log` runs).
+    return [int(x) for x in re.findall(r"^avx (\d+) intact$", vm.cmd("vm log avx", timeout=60), re.M)][:-1]
+
+
+def test_guest_vector_state_continues_across_save_and_restore(vm, tmp_path):
+    vm.failed = True  # until this test is through
+    vm.cmd("vm start avx", timeout=60)
+    vm.log_until("avx", r"avx 5 intact", timeout=180)
+    path = tmp_path / "avx.hopvm"
+    sp = free_port()
+    saver = start_save(path, sp)
+    out = vm.cmd(f"teleport avx --host 10.0.2.2 --port {sp} --password pw", timeout=300)
+    rc, said = finish(saver)
+    assert "handed over" in out and rc == 0, (out, said)
+    before = avx_lines(vm)
+    listen(vm, "--password pw")
+    rc, said = run(RESTORE, path, "127.0.0.1", "--port", vm.host_port, "--password", "pw")
+    assert rc == 0, said
+    vm.expect(r"teleport: 'avx' arrived from .* it runs here", timeout=120)
+    vm.wait_prompt(timeout=60)
+    deadline = time.monotonic() + 300
+    while len(got := avx_lines(vm)) < len(before) + 5 and time.monotonic() < deadline:
+        time.sleep(1)
+    log = vm.cmd("vm log avx", timeout=60)
+    # One run, counted on without a restart or gap, every check passing
+    # (a register that changed stops the guest with UNEXPECTED).
+    assert log.count("16 YMM registers loaded") == 1 and "UNEXPECTED" not in log, log[-2000:]
+    assert got == list(range(len(got))) and len(got) >= len(before) + 5, (len(before), got[-5:])
+    assert state(vm, "avx") == "running"
+    vm.cmd("vm stop avx", timeout=60)
     vm.failed = False

@@ -70,6 +70,9 @@ static void fill_vcpu(struct mig_vcpu *v)
         v->fxsave[i] = (uint8_t)(i * 7 + 3);
     uint32_t mxcsr = 0x1f80;
     memcpy(v->fxsave + 24, &mxcsr, 4);
+    v->xcr0 = 7; /* x87|SSE|AVX: the worst case carries ymm-hi128 too */
+    for (unsigned i = 0; i < MIG_YMMH_SIZE; i++)
+        v->ymmh[i] = (uint8_t)(i * 11 + 5);
 }
 
 static void fill_uart(struct mig_uart *u)
@@ -492,6 +495,25 @@ static void test_vcpu(void)
     fx[26] = 1; /* MXCSR bit 16 */
     edit(VCPU, "/vcpu", "fxsave", fx, sizeof(fx));
     EXPECT_FAIL(VCPU, edited, edited_len, "VCPU: fxsave MXCSR 0x11f80 sets reserved bits");
+
+    /* XCR0 and the AVX state: optional (an older writer has neither: XCR0
+     * reads as its reset value and the upper YMM halves as zero); AVX
+     * state without AVX in XCR0 makes no sense. */
+    edit(VCPU, "/vcpu", "xcr0", NULL, 0);
+    CHECK(decode(VCPU, edited, edited_len) == -1 && strstr(why, "ymm-hi128 without AVX in xcr0 0x1"));
+    edit(VCPU, "/vcpu", "ymm-hi128", NULL, 0);
+    CHECK(decode(VCPU, edited, edited_len) == 0 && vcpu_out.xcr0 == 7);
+    for (unsigned i = 0; i < MIG_YMMH_SIZE; i++)
+        CHECK(vcpu_out.ymmh[i] == 0);
+    edit(VCPU, "/vcpu", "ymm-hi128", vcpu.ymmh, MIG_YMMH_SIZE - 1);
+    EXPECT_FAIL(VCPU, edited, edited_len, "VCPU: property 'ymm-hi128' is 255 bytes, expected 256");
+    edit_u32(VCPU, "/vcpu", "xcr0", 7);
+    EXPECT_FAIL(VCPU, edited, edited_len, "VCPU: property 'xcr0' is 4 bytes, expected 8");
+    vcpu.xcr0 = 3; /* without AVX the writer leaves ymm-hi128 out */
+    CHECK(encode(VCPU, sizeof(tree_buf)) == 0 && decode(VCPU, tree, tree_len) == 0 && vcpu_out.xcr0 == 3);
+    for (unsigned i = 0; i < MIG_YMMH_SIZE; i++)
+        CHECK(vcpu_out.ymmh[i] == 0);
+    vcpu.xcr0 = 7;
 
     /* A VCPU tree is not a VM_DEF or a DEVICE. */
     CHECK(encode(VCPU, sizeof(tree_buf)) == 0);

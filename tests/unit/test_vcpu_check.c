@@ -8,6 +8,7 @@
 #include "check.h"
 #include <hopvm/mig_state.h>
 #include <hopvm/vcpu_check.h>
+#include <hopvm/xstate.h>
 #include <stdlib.h>
 
 #define NONCANON 0x0000800000000000ull  /* the first address past the lower half */
@@ -437,6 +438,40 @@ static void test_record(void)
 }
 
 /* Seeds for tests/fuzz/fuzz_vcpu: each good state as a VCPU record. */
+/* XCR0 as XSETBV takes it (SDM Vol.2C XSETBV, Vol.1 13.3). */
+static void expect_xcr0_at(int line, uint64_t xcr0, uint64_t offered, const char *reason)
+{
+    strcpy(why, "(no reason)");
+    int rc = vcpu_check_xcr0(xcr0, offered, why, sizeof(why));
+    bool ok = reason ? rc == -1 && strstr(why, reason) && vcpu_check_xcr0(xcr0, offered, NULL, 0) == -1
+                     : rc == 0 && !why[0];
+    if (ok) {
+        check_passed++;
+        return;
+    }
+    check_failed++;
+    fprintf(stderr, "%s:%d: vcpu_check_xcr0(0x%llx, 0x%llx) gave %d \"%s\", expected %s\n", __FILE__, line,
+            (unsigned long long)xcr0, (unsigned long long)offered, rc, why, reason ? reason : "0");
+}
+#define XCR0(x, offered, reason) expect_xcr0_at(__LINE__, x, offered, reason)
+
+static void test_xcr0(void)
+{
+    const uint64_t all = XCR0_GUEST_MAX, no_avx = XCR0_X87 | XCR0_SSE;
+    XCR0(XCR0_RESET, all, NULL);
+    XCR0(XCR0_RESET, XCR0_X87, NULL); /* a host without XSAVE: only the reset value */
+    XCR0(3, all, NULL);
+    XCR0(7, all, NULL);
+    XCR0(0, all, "clears x87");
+    XCR0(6, all, "clears x87");
+    XCR0(5, all, "AVX without SSE");
+    XCR0(7, no_avx, "XCR0 0x7 enables state components 0x4 this host does not offer (at most 0x3)");
+    XCR0(3, XCR0_X87, "components 0x2");
+    XCR0(1ull | (1ull << 9), all, "components 0x200"); /* PKRU */
+    XCR0(7ull | (7ull << 5), all, "components 0xe0");  /* AVX-512 */
+    XCR0(1ull | (1ull << 63), all, "components 0x8000000000000000");
+}
+
 static int write_corpus(const char *dir)
 {
     static const struct { const char *name; struct vcpu_state (*make)(void); } seeds[] = {
@@ -451,6 +486,12 @@ static int write_corpus(const char *dir)
         m.s = seeds[i].make();
         uint32_t mxcsr = 0x1f80; /* the power-up MXCSR, at its FXSAVE offset */
         memcpy(m.fxsave + 24, &mxcsr, sizeof(mxcsr));
+        m.xcr0 = XCR0_RESET;
+        if (seeds[i].make == good64) { /* one seed with AVX on, so ymm-hi128 is in the corpus */
+            m.xcr0 = XCR0_GUEST_MAX;
+            for (size_t k = 0; k < sizeof(m.ymmh); k++)
+                m.ymmh[k] = (uint8_t)(k + 1);
+        }
         snprintf(path, sizeof(path), "%s/%s", dir, seeds[i].name);
         FILE *f = fopen(path, "wb");
         if (!f || mig_vcpu_encode(&m, buf, sizeof(buf), &len) || fwrite(buf, 1, len, f) != len || fclose(f)) {
@@ -474,5 +515,6 @@ int main(int argc, char **argv)
     test_msrs();
     test_events();
     test_record();
+    test_xcr0();
     return check_report("test_vcpu_check");
 }

@@ -143,9 +143,9 @@ static int svm_vcpu_create(struct vcpu *v)
                          INTERCEPT_MWAIT | INTERCEPT_MWAIT_CND | INTERCEPT_XSETBV;
     /* Every CR4 write exits (APM 15.9, CR intercepts), so the core checks
      * it against the guest's CPUID: a guest must not turn on a feature
-     * hopvm hides, CR4.OSXSAVE above all, the way to XCR0, which VMRUN does
-     * not switch. XSETBV is intercepted too (APM table B-1, vector 4 bit
-     * 13), should OSXSAVE ever be set. */
+     * hopvm hides. XSETBV is intercepted (APM table B-1, vector 4 bit 13):
+     * VMRUN does not switch XCR0, so the core checks the value and keeps
+     * it as the vCPU's (vmm/fpu.c loads it before each VMRUN). */
     c->intercept_cr = INTERCEPT_CR4_WRITE;
     c->iopm_base_pa = pa(iopm);
     c->msrpm_base_pa = pa(msrpm);
@@ -402,7 +402,14 @@ static void svm_vcpu_run(struct vcpu *v, struct vm_exit *e)
         v->rip = vm->save.rip;
         v->rflags = vm->save.rflags;
         requeue_event(v, vm->ctl.exitintinfo);
+        const char *xcr0_bad = fpu_xcr0_after_exit(v); /* before anything XSAVEs */
         sti(); /* a host interrupt that ended the run is taken here */
+        if (xcr0_bad) {
+            memset(e, 0, sizeof(*e));
+            e->reason = EXIT_XCR0_UNTRAPPED;
+            e->detail = xcr0_bad;
+            return;
+        }
         if (vm->ctl.exitcode == SVM_EXIT_INVD) {
             /* INVD would drop dirty host cache lines; doing nothing is the
              * safe equivalent for a guest (APM 15.10). */

@@ -237,10 +237,9 @@ static int vmx_vcpu_create(struct vcpu *v)
     }
     vmx_write(VMCS_LINK_POINTER, ~0ull);
     /* Guest-owned CR bits are all but the ones VMX fixes and, in CR4, the
-     * bits of features the guest's CPUID does not offer (CR4.OSXSAVE above
-     * all: XCR0 is not switched): a guest write that would change one of
-     * those exits and the core checks it (SDM Vol.3C 25.6.6). The guest
-     * reads its own values from the shadows. */
+     * bits of features the guest's CPUID does not offer: a guest write that
+     * would change one of those exits and the core checks it (SDM Vol.3C
+     * 25.6.6). The guest reads its own values from the shadows. */
     vmx_write(VMCS_CR0_MASK, vmx_cr0_mask(&caps));
     vmx_write(VMCS_CR4_MASK, vmx_cr4_mask(&caps) | ~cpuid_cr4_allowed(v));
     host_state();

@@ -7,7 +7,7 @@
 
 /* Basic exit reason -> neutral reason (SDM Vol.3C appendix C). XSETBV
  * exits unconditionally (SDM Vol.3C 26.1.2) once CR4.OSXSAVE lets it past
- * its #UD. */
+ * its #UD: the core checks the value and keeps it as the vCPU's XCR0. */
 static const uint8_t reason_map[64] = {
     [VMX_EXIT_EXT_INTR] = EXIT_INTR,       [VMX_EXIT_TRIPLE_FAULT] = EXIT_SHUTDOWN,
     [VMX_EXIT_CPUID] = EXIT_CPUID,         [VMX_EXIT_HLT] = EXIT_HLT,
