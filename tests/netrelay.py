@@ -86,6 +86,10 @@ class Relay:
         # reconnects a socket netdev): after blackhole_after payload bytes,
         # every frame is dropped until heal().
         self.blackhole_after, self.blackhole = None, False
+        # watch(direction, frame) -> "pass", "drop", "silence" or the bytes
+        # of a frame to send instead, asked of each frame first
+        # (tests/teleport_records.py: a fault at a record).
+        self.watch = None
         self.log = log or (lambda line: None)
         self.a = _Side("A", "a2b", host, port_a, seed)
         self.b = _Side("B", "b2a", host, port_b, seed)
@@ -207,6 +211,15 @@ class Relay:
         """Apply the faults to one frame from src to its peer."""
         src.n["rx"] += 1
         if self.blackhole:
+            src.n["drop"] += 1
+            return
+        verdict = self.watch(src.direction, frame) if self.watch else "pass"
+        if isinstance(verdict, bytes):      # the watch rewrote the frame
+            frame, verdict = verdict, "pass"
+        if verdict != "pass":
+            if verdict == "silence":
+                self.blackhole = True
+                self.log("link silent from a watched record on")
             src.n["drop"] += 1
             return
         if self.blackhole_after is not None and self.a.n["bytes"] + self.b.n["bytes"] >= self.blackhole_after:
