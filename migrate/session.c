@@ -158,6 +158,7 @@ static void init(struct mig_session *s, uint8_t role, void *ctx, const struct mi
     ksnprintf(s->password, sizeof(s->password), "%s", p->password ? p->password : "");
     memcpy(s->secret, p->random + STREAM_NONCE_LEN, sizeof(s->secret));
     s->kdf_iterations = p->kdf_iterations ? p->kdf_iterations : MIG_KDF_ITERATIONS;
+    s->kdf_slice = p->kdf_slice;
     s->out = out;
     rec_reader_init(&s->rd, in, MIG_IN_CAP);
     rec_reader_limit(&s->rd, MIG_PREAUTH_CAP);
@@ -201,23 +202,55 @@ static void authenticated(struct mig_session *s)
 
 static const char PW_SALT[] = "hopvm-teleport-v2 password";
 
+static void take_kex(struct mig_session *s, const uint8_t share[SPAKE2_SHARE_LEN]);
+
 /* Version 2 (docs/migration-protocol.md, "Key exchange"): the password
  * through PBKDF2, salted with both nonces so no table can be built ahead,
- * becomes SPAKE2's w; this side's share goes out in KEX. */
-static void send_kex(struct mig_session *s)
+ * becomes SPAKE2's w. With a kdf_slice the derivation goes on in mig_work,
+ * between the host's other work; otherwise it runs here. */
+static void start_kex(struct mig_session *s)
 {
-    uint8_t salt[sizeof(PW_SALT) - 1 + 2 * STREAM_NONCE_LEN], okm[SPAKE2_SCALAR_LEN], w[SPAKE2_SCALAR_LEN],
-        x[SPAKE2_SCALAR_LEN];
+    uint8_t salt[sizeof(PW_SALT) - 1 + 2 * STREAM_NONCE_LEN];
+    _Static_assert(sizeof(salt) <= MIG_PBKDF2_SALT_MAX, "salt fits the PBKDF2 context");
     memcpy(salt, PW_SALT, sizeof(PW_SALT) - 1);
     memcpy(salt + sizeof(PW_SALT) - 1, s->hello[ROLE_SOURCE].nonce, STREAM_NONCE_LEN);
     memcpy(salt + sizeof(PW_SALT) - 1 + STREAM_NONCE_LEN, s->hello[ROLE_TARGET].nonce, STREAM_NONCE_LEN);
-    mig_pbkdf2_sha256(s->password, strlen(s->password), salt, sizeof(salt), s->kdf_iterations, okm, sizeof(okm));
+    mig_pbkdf2_start(&s->kdf, s->password, strlen(s->password), salt, sizeof(salt), s->kdf_iterations);
+    s->kdf_running = true;
+    if (!s->kdf_slice)
+        mig_work(s);
+}
+
+/* The derivation is done: this side's share goes out in KEX, and a share
+ * the peer sent meanwhile is taken. */
+static void send_kex(struct mig_session *s, const uint8_t okm[MIG_PBKDF2_LEN])
+{
+    uint8_t w[SPAKE2_SCALAR_LEN], x[SPAKE2_SCALAR_LEN];
     spake2_scalar(okm, w);
     spake2_scalar(s->secret, x);
     spake2_start(&s->pake, s->role == ROLE_TARGET, w, x);
     memset(s->secret, 0, sizeof(s->secret));
+    memset(w, 0, sizeof(w)), memset(x, 0, sizeof(x));
     mig_queue(s, REC_KEX, s->pake.share, KEX_LEN, false);
     s->kex_sent = true;
+    if (s->peer_kex_waiting) {
+        s->peer_kex_waiting = false;
+        take_kex(s, s->peer_kex);
+    }
+}
+
+bool mig_work(struct mig_session *s)
+{
+    if (!s->kdf_running || s->phase >= MIG_DONE)
+        return false;
+    uint8_t okm[MIG_PBKDF2_LEN];
+    if (!mig_pbkdf2_step(&s->kdf, s->kdf_slice ? s->kdf_slice : UINT32_MAX, okm))
+        return true;
+    s->kdf_running = false;
+    memset(&s->kdf, 0, sizeof(s->kdf));
+    send_kex(s, okm);
+    memset(okm, 0, sizeof(okm));
+    return false;
 }
 
 /* The peer's share: the shared secret, both directions' keys and this
@@ -225,10 +258,10 @@ static void send_kex(struct mig_session *s)
  * identities bound into the transcript are both HELLO bodies, so a change
  * to either (version, capabilities, nonce) on the way fails the
  * confirmation. */
-static void take_kex(struct mig_session *s)
+static void take_kex(struct mig_session *s, const uint8_t share[SPAKE2_SHARE_LEN])
 {
     if (spake2_finish(&s->pake, s->hello_body[ROLE_SOURCE], s->hello_len[ROLE_SOURCE], s->hello_body[ROLE_TARGET],
-                      s->hello_len[ROLE_TARGET], s->rd.body, &s->pake_keys, NULL, NULL) != 0) {
+                      s->hello_len[ROLE_TARGET], share, &s->pake_keys, NULL, NULL) != 0) {
         mig_fail(s, MIG_ERR_PROTOCOL, "the peer's key share is not a usable point of P-256");
         return;
     }
@@ -283,7 +316,7 @@ static void take_hello(struct mig_session *s)
     s->hello_len[peer] = s->rd.len;
     s->peer_hello = true;
     if (s->version != STREAM_V1) {
-        send_kex(s);
+        start_kex(s);
         return;
     }
     uint8_t proof[MIG_HASH_LEN];
@@ -312,14 +345,22 @@ static void handshake_record(struct mig_session *s)
     uint32_t t = s->rd.type;
     uint32_t want = !s->peer_hello ? REC_HELLO : s->version == STREAM_V1 ? REC_AUTH : !s->kex_done ? REC_KEX
                                                                                                   : REC_CONFIRM;
-    if (t != want) {
-        mig_fail(s, MIG_ERR_PROTOCOL, "expected %s, got %s", rec_name(want), rec_name(t));
+    if (t != want || s->peer_kex_waiting) { /* nothing follows a KEX before ours went out */
+        mig_fail(s, MIG_ERR_PROTOCOL, "expected %s, got %s", s->peer_kex_waiting ? "nothing" : rec_name(want),
+                 rec_name(t));
         return;
     }
     switch (t) {
     case REC_HELLO: take_hello(s); break;
     case REC_AUTH: take_auth(s); break;
-    case REC_KEX: take_kex(s); break;
+    case REC_KEX:
+        if (s->kdf_running) { /* ours is still being derived */
+            memcpy(s->peer_kex, s->rd.body, KEX_LEN);
+            s->peer_kex_waiting = true;
+        } else {
+            take_kex(s, s->rd.body);
+        }
+        break;
     default: take_confirm(s); break;
     }
 }

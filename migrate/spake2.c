@@ -140,29 +140,65 @@ int spake2_finish(const struct spake2 *s, const uint8_t *id_a, size_t id_a_len, 
     return 0;
 }
 
+_Static_assert(sizeof(br_hmac_key_context) <= sizeof(((struct mig_pbkdf2 *)0)->key_ctx), "HMAC key context fits");
+_Static_assert(_Alignof(br_hmac_key_context) <= _Alignof(uint64_t), "HMAC key context alignment");
+
+/* U1 of block `block` (RFC 8018 sec. 5.2: PRF(P, S || INT(i))). */
+static void pbkdf2_block(struct mig_pbkdf2 *k, const void *salt, size_t salt_len, uint32_t block)
+{
+    uint8_t be[4] = {(uint8_t)(block >> 24), (uint8_t)(block >> 16), (uint8_t)(block >> 8), (uint8_t)block};
+    br_hmac_context h;
+    br_hmac_init(&h, (const br_hmac_key_context *)k->key_ctx, 0);
+    br_hmac_update(&h, salt, salt_len);
+    br_hmac_update(&h, be, sizeof(be));
+    br_hmac_out(&h, k->u);
+    memcpy(k->t, k->u, sizeof(k->t));
+    k->done = 1;
+}
+
+static void pbkdf2_key(struct mig_pbkdf2 *k, const void *password, size_t password_len, uint32_t iterations)
+{
+    br_hmac_key_init((br_hmac_key_context *)k->key_ctx, &br_sha256_vtable, password, password_len);
+    k->iterations = iterations ? iterations : 1;
+}
+
+void mig_pbkdf2_start(struct mig_pbkdf2 *k, const void *password, size_t password_len, const void *salt,
+                      size_t salt_len, uint32_t iterations)
+{
+    pbkdf2_key(k, password, password_len, iterations);
+    pbkdf2_block(k, salt, MIN(salt_len, (size_t)MIG_PBKDF2_SALT_MAX), 1);
+}
+
+/* U2 ... Uc, each XORed into T. */
+bool mig_pbkdf2_step(struct mig_pbkdf2 *k, uint32_t budget, uint8_t out[MIG_PBKDF2_LEN])
+{
+    br_hmac_context h;
+    for (; k->done < k->iterations && budget; k->done++, budget--) {
+        br_hmac_init(&h, (const br_hmac_key_context *)k->key_ctx, 0);
+        br_hmac_update(&h, k->u, sizeof(k->u));
+        br_hmac_out(&h, k->u);
+        for (size_t j = 0; j < sizeof(k->t); j++)
+            k->t[j] ^= k->u[j];
+    }
+    if (k->done < k->iterations)
+        return false;
+    memcpy(out, k->t, MIG_PBKDF2_LEN);
+    return true;
+}
+
 void mig_pbkdf2_sha256(const void *password, size_t password_len, const void *salt, size_t salt_len,
                        uint32_t iterations, uint8_t *out, size_t out_len)
 {
-    br_hmac_key_context kc;
-    br_hmac_key_init(&kc, &br_sha256_vtable, password, password_len);
+    struct mig_pbkdf2 k;
+    uint8_t t[MIG_PBKDF2_LEN];
+    pbkdf2_key(&k, password, password_len, iterations);
     for (uint32_t block = 1; out_len; block++) {
-        uint8_t u[32], t[32], be[4] = {(uint8_t)(block >> 24), (uint8_t)(block >> 16), (uint8_t)(block >> 8),
-                                       (uint8_t)block};
-        br_hmac_context h;
-        br_hmac_init(&h, &kc, 0);
-        br_hmac_update(&h, salt, salt_len);
-        br_hmac_update(&h, be, sizeof(be));
-        br_hmac_out(&h, u);
-        memcpy(t, u, sizeof(t));
-        for (uint32_t i = 1; i < iterations; i++) {
-            br_hmac_init(&h, &kc, 0);
-            br_hmac_update(&h, u, sizeof(u));
-            br_hmac_out(&h, u);
-            for (size_t j = 0; j < sizeof(t); j++)
-                t[j] ^= u[j];
-        }
+        pbkdf2_block(&k, salt, salt_len, block);
+        mig_pbkdf2_step(&k, UINT32_MAX, t);
         size_t take = MIN(out_len, sizeof(t));
         memcpy(out, t, take);
         out += take, out_len -= take;
     }
+    memset(&k, 0, sizeof(k));
+    memset(t, 0, sizeof(t));
 }

@@ -310,7 +310,7 @@ static void start(bool source, const char *password, bool v1)
     /* --v1: a listener also accepts a version-1 source; a source speaks
      * version 1, for a target that has nothing newer. */
     const struct mig_params p = {.password = password, .host = host_name(), .random = rnd, .allow_v1 = v1,
-                                 .max_version = source && v1 ? STREAM_V1 : 0};
+                                 .max_version = source && v1 ? STREAM_V1 : 0, .kdf_slice = KDF_ITER_SLICE};
     if (source)
         mig_source_init(&tp.s, &src_ops, tp.vm, &p, tp.out, tp.in);
     else
@@ -334,9 +334,30 @@ static void on_connected(void)
     teleport_pump();
 }
 
+/* The password's key derivation (PBKDF2: about 12 ms on a real CPU, 60-130
+ * ms under QEMU's TCG, seconds under Bochs) runs between the guests' time
+ * slices, KDF_SLICE_NS at a time, so no guest stalls for it. Should it
+ * take longer than KDF_SPREAD_NS that way (a slow or emulated CPU), the rest
+ * runs at once: the handshake must end within TELEPORT_HANDSHAKE_S, and
+ * the peer's idle limit counts while this side says nothing. */
+static bool on_poll(void)
+{
+    if (!tp.active || !tp.s.kdf_running)
+        return false;
+    uint64_t t0 = time_ns();
+    bool at_once = t0 - tp.t0 > KDF_SPREAD_NS, more;
+    do
+        more = mig_work(&tp.s);
+    while (more && (at_once || time_ns() - t0 < KDF_SLICE_NS));
+    if (!more)
+        teleport_pump(); /* this side's KEX */
+    return more;
+}
+
 /* Nagle off: it would hold each small hand-over record behind a delayed ACK. */
 static const struct tcp_task_ops tcp_ops = {
-    .console = {.name = "teleport", .cancel = cancel}, .no_nagle = true, .connected = on_connected,
+    .console = {.name = "teleport", .cancel = cancel, .poll = on_poll}, .no_nagle = true,
+    .connected = on_connected,
     .recv = on_recv, .sent = on_sent, .failed = on_failed, .progress = wire, .tick = on_tick,
 };
 

@@ -146,5 +146,7 @@ bool console_service(void)
         if (!attached && !task)
             kprintf("%s", CONSOLE_PROMPT);
     }
+    if (task && task->poll)
+        any |= task->poll();
     return any;
 }

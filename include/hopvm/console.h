@@ -30,6 +30,9 @@ void console_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 struct console_task {
     const char *name;
     void (*cancel)(void);
+    /* May be NULL: called once per host-loop pass while the task runs, for
+     * work that must not stall the guests; true while it has more. */
+    bool (*poll)(void);
 };
 /* Called by a command before it returns: the prompt waits for task_end. */
 void console_task_begin(const struct console_task *t);

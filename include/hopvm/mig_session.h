@@ -33,6 +33,8 @@ struct mig_params {
     bool allow_v1;              /* also speak version 1 (HMAC proofs, unsealed records) */
     uint32_t kdf_iterations;    /* 0: MIG_KDF_ITERATIONS (both sides must agree: tests only) */
     uint32_t max_version;       /* 0: STREAM_VERSION; 1: speak only version 1 (a source's --v1) */
+    uint32_t kdf_slice;         /* 0: the password's PBKDF2 runs inside mig_consume; N: mig_work
+                                   runs N iterations per call (a host that must not stall its guests) */
 };
 
 enum mig_phase {
@@ -141,7 +143,11 @@ struct mig_session {
     struct mig_digest digest;           /* version 1 */
     /* Version 2: the key exchange and the sealed records. */
     uint8_t secret[SPAKE2_SCALAR_LEN];
-    uint32_t kdf_iterations;
+    uint32_t kdf_iterations, kdf_slice;
+    struct mig_pbkdf2 kdf;
+    bool kdf_running;                   /* the password's PBKDF2 is under way (mig_work) */
+    bool peer_kex_waiting;              /* the peer's KEX came first: it waits for ours */
+    uint8_t peer_kex[SPAKE2_SHARE_LEN];
     struct spake2 pake;
     struct spake2_keys pake_keys;
     bool kex_sent, kex_done;
@@ -179,6 +185,9 @@ void mig_target_init(struct mig_session *s, const struct mig_target_ops *ops, vo
                      const struct mig_params *p, uint8_t *out, uint8_t *in);
 /* Bytes from the peer. */
 void mig_consume(struct mig_session *s, const uint8_t *data, size_t n);
+/* With kdf_slice: one slice of the handshake's key derivation. True while
+ * more is to do; when it ends, this side's KEX is queued (mig_peek). */
+bool mig_work(struct mig_session *s);
 /* Bytes for the peer: what is ready now (0 = nothing until the peer speaks). */
 size_t mig_peek(struct mig_session *s, const uint8_t **p);
 void mig_advance(struct mig_session *s, size_t n);

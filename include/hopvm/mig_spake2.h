@@ -57,4 +57,20 @@ int spake2_finish(const struct spake2 *s, const uint8_t *id_a, size_t id_a_len, 
 void mig_pbkdf2_sha256(const void *password, size_t password_len, const void *salt, size_t salt_len,
                        uint32_t iterations, uint8_t *out, size_t out_len);
 
+/* The same for one 32-byte block, a slice at a time, so a host that runs
+ * guests can spread the work between their time slices instead of
+ * stalling them for it. */
+#define MIG_PBKDF2_SALT_MAX 128
+#define MIG_PBKDF2_LEN 32
+struct mig_pbkdf2 {
+    uint64_t key_ctx[32];  /* BearSSL's HMAC key context (spake2.c checks it fits) */
+    uint32_t iterations, done;
+    uint8_t u[MIG_PBKDF2_LEN], t[MIG_PBKDF2_LEN];
+};
+/* salt_len <= MIG_PBKDF2_SALT_MAX; iterations >= 1. */
+void mig_pbkdf2_start(struct mig_pbkdf2 *k, const void *password, size_t password_len, const void *salt,
+                      size_t salt_len, uint32_t iterations);
+/* Up to budget more iterations; true once the key is in out. */
+bool mig_pbkdf2_step(struct mig_pbkdf2 *k, uint32_t budget, uint8_t out[MIG_PBKDF2_LEN]);
+
 #endif

@@ -22,6 +22,9 @@ struct teleport_opts {
 };
 #define TELEPORT_DOWNTIME_MS   300 /* QEMU's default downtime-limit */
 #define TELEPORT_MAX_ROUNDS    30
+#define KDF_SLICE_NS   2000000ull     /* the key derivation's share of one host-loop pass */
+#define KDF_SPREAD_NS  2000000000ull  /* then it runs at once (migrate/teleport.c on_poll) */
+#define KDF_ITER_SLICE 32             /* PBKDF2 iterations between two looks at the clock */
 #define TELEPORT_HANDSHAKE_S   9   /* a peer that has not proved the password by then is dropped: below the 10 s idle limit, above the ~5 s Bochs needs */
 
 struct teleport {

@@ -119,15 +119,18 @@ static size_t wire_len;
 /* Both sessions' parameters: fixed random bytes, few KDF rounds (both
  * sides agree), version 1 only if asked. */
 static bool allow_v1_s, allow_v1_t, v1_source;
+static uint32_t kdf_iter = 2, slice_s, slice_t; /* PBKDF2 rounds; iterations per mig_work (0: at once) */
 static void start(const char *spw, const char *tpw)
 {
     static uint8_t rnd_s[MIG_RANDOM_LEN] = {1}, rnd_t[MIG_RANDOM_LEN] = {2};
     rnd_s[40]++, rnd_t[40]++; /* fresh secrets each session */
     mig_source_init(&S, &sops, &fs, &(struct mig_params){.password = spw, .host = "a", .random = rnd_s,
-                                                         .allow_v1 = allow_v1_s, .kdf_iterations = 2,
-                                                         .max_version = v1_source ? STREAM_V1 : 0}, sout, sin);
+                                                         .allow_v1 = allow_v1_s, .kdf_iterations = kdf_iter,
+                                                         .max_version = v1_source ? STREAM_V1 : 0,
+                                                         .kdf_slice = slice_s}, sout, sin);
     mig_target_init(&T, &tops, &ft, &(struct mig_params){.password = tpw, .host = "b", .random = rnd_t,
-                                                         .allow_v1 = allow_v1_t, .kdf_iterations = 2}, tout, tin);
+                                                         .allow_v1 = allow_v1_t, .kdf_iterations = kdf_iter,
+                                                         .kdf_slice = slice_t}, tout, tin);
 }
 
 static void run(const char *spw, const char *tpw, size_t chunk, uint64_t cut, uint64_t flip)
@@ -140,6 +143,7 @@ static void run(const char *spw, const char *tpw, size_t chunk, uint64_t cut, ui
     wire_len = 0;
     for (int rounds = 0; rounds < 1000000; rounds++) {
         const uint8_t *p;
+        bool working = mig_work(&S) | mig_work(&T); /* both: a sliced key derivation goes on */
         size_t n = mig_peek(&S, &p), m;
         if (n > chunk)
             n = chunk;
@@ -173,7 +177,7 @@ static void run(const char *spw, const char *tpw, size_t chunk, uint64_t cut, ui
         }
         if (mig_finished(&S) && mig_finished(&T))
             return;
-        if (!n && !m)
+        if (!n && !m && !working)
             return; /* stalled: a bug, checked by the caller */
     }
 }
@@ -319,8 +323,44 @@ static void version2(void)
     CHECK_U64(caught, runs);
 }
 
+/* The key derivation in slices (mig_work), as hopvm runs it between its
+ * guests' time slices: either side slower, or both; the slower side meets
+ * the peer's KEX before its own exists and takes it once it does. The
+ * keys come out as when derived at once: the teleport commits, and a wrong
+ * password is still caught. */
+static void sliced_kdf(void)
+{
+    kdf_iter = 50;
+    static const uint32_t slices[][2] = {{3, 0}, {0, 7}, {1, 1}, {49, 50}, {1000, 2}};
+    for (size_t i = 0; i < sizeof(slices) / sizeof(slices[0]); i++) {
+        slice_s = slices[i][0], slice_t = slices[i][1];
+        run("pw", "pw", 1500, 0, 0);
+        CHECK(S.phase == MIG_DONE && T.phase == MIG_DONE && ft.committed && !S.kdf_running && !T.kdf_running);
+        run("pw", "wrong", 1500, 0, 0);
+        CHECK(S.phase == MIG_FAILED && T.phase == MIG_FAILED && !ft.committed);
+        CHECK(S.error_code == MIG_ERR_AUTH || T.error_code == MIG_ERR_AUTH);
+    }
+    /* While its derivation runs, a target holds one KEX; a second record
+     * before its own KEX went out is a protocol error. */
+    slice_s = 0, slice_t = 1;
+    start("pw", "pw");
+    const uint8_t *p;
+    size_t n = mig_peek(&S, &p); /* magic and HELLO */
+    mig_consume(&T, p, n);
+    CHECK(T.kdf_running && T.phase == MIG_HANDSHAKE);
+    uint8_t kex[REC_HDR_LEN + SPAKE2_SHARE_LEN + 7] = {0};
+    rec_put_hdr(kex, REC_KEX, SPAKE2_SHARE_LEN);
+    mig_consume(&T, kex, sizeof(kex));
+    CHECK(T.peer_kex_waiting && T.phase == MIG_HANDSHAKE);
+    mig_consume(&T, kex, sizeof(kex));
+    CHECK(T.phase == MIG_FAILED && strstr(T.error, "expected nothing, got KEX"));
+    CHECK(!mig_work(&T)); /* a failed session derives nothing more */
+    kdf_iter = 2, slice_s = slice_t = 0;
+}
+
 int main(void)
 {
+    sliced_kdf();
     for (size_t i = 0; i < sizeof(fs.ram); i++)
         fs.ram[i] = (i / 4096) % 3 ? (uint8_t)(i * 7 + 1) : 0; /* every third page zero */
 

@@ -161,6 +161,18 @@ static void pbkdf2(void)
     mig_pbkdf2_sha256("Password", 8, "NaCl", 4, 80000, out, 64);
     CHECK(hex_eq(out, "4ddcd8f60b98be21830cee5ef22701f9641a4418d04c0414aeff08876b34ab56"
                       "a1d425a1225833549adb841b51c9b3176a272bdebba1d078478f62b397f33c8d"));
+    /* A slice at a time: the same first block whatever the slices. */
+    static const uint32_t budgets[] = {1, 7, 1000, 79999, 80000, UINT32_MAX};
+    for (size_t i = 0; i < sizeof(budgets) / sizeof(budgets[0]); i++) {
+        struct mig_pbkdf2 k;
+        uint8_t key[MIG_PBKDF2_LEN] = {0};
+        unsigned calls = 1;
+        mig_pbkdf2_start(&k, "Password", 8, "NaCl", 4, 80000);
+        while (!mig_pbkdf2_step(&k, budgets[i], key))
+            calls++;
+        CHECK(!memcmp(key, out, MIG_PBKDF2_LEN));
+        CHECK(calls == (79999 + (uint64_t)budgets[i] - 1) / budgets[i]); /* U1 came with the start */
+    }
 }
 
 int main(void)
