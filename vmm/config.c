@@ -194,10 +194,10 @@ static void start_section(struct parser *p, char *s)
 }
 
 /* Keys of a VM section; the index is the bit in parser.seen. */
-enum vm_key { K_MEMORY, K_VCPUS, K_KERNEL, K_CMDLINE, K_MODULE, K_AUTOSTART, K_COUNT };
+enum vm_key { K_MEMORY, K_VCPUS, K_KERNEL, K_CMDLINE, K_MODULE, K_AUTOSTART, K_INITRD, K_COUNT };
 static const char *const vm_keys[K_COUNT] = {
     [K_MEMORY] = "memory", [K_VCPUS] = "vcpus", [K_KERNEL] = "kernel",
-    [K_CMDLINE] = "cmdline", [K_MODULE] = "module", [K_AUTOSTART] = "autostart",
+    [K_CMDLINE] = "cmdline", [K_MODULE] = "module", [K_AUTOSTART] = "autostart", [K_INITRD] = "initrd",
 };
 
 static void vm_key(struct parser *p, const char *key, char *val)
@@ -235,6 +235,12 @@ static void vm_key(struct parser *p, const char *key, char *val)
             error(p, "bad kernel file name '%.40s' (a file name in \\guests, no path)", val);
         else
             copy(vm->kernel, sizeof(vm->kernel), val);
+        break;
+    case K_INITRD:
+        if (!valid_file(val))
+            error(p, "bad initrd file name '%.40s' (a file name in \\guests, no path)", val);
+        else
+            copy(vm->initrd, sizeof(vm->initrd), val);
         break;
     case K_CMDLINE:
         if (!copy(vm->cmdline, sizeof(vm->cmdline), val))

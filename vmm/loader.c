@@ -150,6 +150,14 @@ static void write_gdt(const struct guest_ram *ram)
     memcpy(ram->host + GUEST_GDT, gdt, sizeof(gdt));
 }
 
+/* Linux's 64-bit boot protocol wants its code at 0x10 and data at 0x18
+ * (boot.rst, "64-bit BOOT PROTOCOL"). */
+void linux_gdt(const struct guest_ram *ram)
+{
+    uint64_t gdt[4] = {0, 0, 0x00af9a000000ffffull, 0x00cf92000000ffffull};
+    memcpy(ram->host + GUEST_GDT, gdt, sizeof(gdt));
+}
+
 int loader_load(const struct guest_ram *ram, const struct load_req *req, struct load_result *res,
                 char *err, size_t n)
 {
@@ -164,6 +172,14 @@ int loader_load(const struct guest_ram *ram, const struct load_req *req, struct 
     memset(ram->host, 0, GUEST_KERNEL_MIN);
     write_gdt(ram);
     int r;
+    if (bzimage_detect(k->data, k->size)) {
+        if (bzimage_load(ram, req, res, err, n) != 0)
+            return -1;
+        long_mode_tables(ram);
+        return 0;
+    }
+    if (req->initrd.data)
+        return load_fail(err, n, "initrd = is for a Linux kernel (bzImage): multiboot kernels take module =");
     if (multiboot_header_find(k->data, k->size) >= 0) {
         res->mode = BOOT_MULTIBOOT32;
         r = multiboot_load(ram, k->data, k->size, &res->entry, &res->image_end, err, n);
@@ -172,7 +188,7 @@ int loader_load(const struct guest_ram *ram, const struct load_req *req, struct 
         r = elf_load(ram, k->data, k->size, ELFCLASS64, &res->entry, &res->image_end, err, n);
         long_mode_tables(ram);
     } else {
-        return load_fail(err, n, "unknown kernel format: no multiboot header and not an ELF64 file");
+        return load_fail(err, n, "unknown kernel format: not a Linux bzImage, no multiboot header, not an ELF64 file");
     }
     if (r != 0)
         return -1;

@@ -1,4 +1,4 @@
-/* Shared between vmm/loader.c and vmm/multiboot.c only. */
+/* Shared between vmm/loader.c, vmm/multiboot.c and vmm/bzimage.c only. */
 #ifndef HOPVM_LOADER_INTERNAL_H
 #define HOPVM_LOADER_INTERNAL_H
 #include <hopvm/loader.h>
@@ -25,5 +25,12 @@ int multiboot_load(const struct guest_ram *ram, const uint8_t *f, uint64_t size,
 /* Places the modules and writes the information structure at GUEST_INFO. */
 int multiboot_info(const struct guest_ram *ram, const struct load_req *req, struct load_result *res,
                    char *err, size_t n);
+
+/* vmm/bzimage.c: a Linux setup header ("HdrS") is there; the load. */
+bool bzimage_detect(const uint8_t *f, uint64_t size);
+int bzimage_load(const struct guest_ram *ram, const struct load_req *req, struct load_result *res, char *err,
+                 size_t n);
+/* The boot protocol's GDT at GUEST_GDT: __BOOT_CS 0x10, __BOOT_DS 0x18. */
+void linux_gdt(const struct guest_ram *ram);
 
 #endif

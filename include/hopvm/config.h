@@ -28,6 +28,7 @@ struct cfg_vm {
     unsigned vcpus;
     char kernel[CFG_FILE_MAX];
     char cmdline[CFG_CMDLINE_MAX];
+    char initrd[CFG_FILE_MAX];  /* Linux's initial ramdisk ("" if none) */
     struct cfg_module modules[CFG_MAX_MODULES];
     unsigned nmodules;
     bool autostart;

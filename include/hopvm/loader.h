@@ -1,5 +1,5 @@
-/* Guest kernel loading: multiboot v1 (32-bit protected mode) and ELF64
- * (long mode). Pure: writes into a host buffer that is the guest's RAM;
+/* Guest kernel loading: multiboot v1 (32-bit protected mode), ELF64
+ * (long mode) and Linux bzImages (the x86 boot protocol, 64-bit entry). Pure: writes into a host buffer that is the guest's RAM;
  * unit-tested and fuzzed on Linux. The guest-physical layout below 1 MiB
  * belongs to the loader (documented in README, "Guest kernels"). */
 #ifndef HOPVM_LOADER_H
@@ -20,6 +20,13 @@
 #define GUEST_SEL_DATA   0x10
 #define GUEST_SEL_CODE32 0x18
 #define MULTIBOOT_BOOT_MAGIC 0x2badb002u
+/* Linux (vmm/bzimage.c): the zero page and the command line; the GDT at
+ * GUEST_GDT then holds the boot protocol's __BOOT_CS and __BOOT_DS. */
+#define GUEST_ZERO_PAGE  0x10000ull
+#define GUEST_LINUX_CMDLINE 0x20000ull
+#define GUEST_LINUX_CMDLINE_MAX 4096
+#define GUEST_SEL_LINUX_CS 0x10
+#define GUEST_SEL_LINUX_DS 0x18
 
 struct guest_ram {
     uint8_t *host;  /* host view of guest-physical 0 */
@@ -38,14 +45,15 @@ struct load_req {
     const char *cmdline;
     struct load_file mods[LOADER_MAX_MODULES];
     unsigned nmods;
+    struct load_file initrd; /* Linux only; data NULL if none */
 };
 
-enum boot_mode { BOOT_MULTIBOOT32 = 1, BOOT_LONG64 = 2 };
+enum boot_mode { BOOT_MULTIBOOT32 = 1, BOOT_LONG64 = 2, BOOT_LINUX64 = 3 };
 
 struct load_result {
     enum boot_mode mode;
     uint64_t entry;     /* guest-physical */
-    uint64_t info;      /* multiboot information structure */
+    uint64_t info;      /* multiboot information structure, or Linux's zero page */
     uint64_t image_end; /* end of the kernel and its modules */
 };
 

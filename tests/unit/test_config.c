@@ -53,11 +53,16 @@ int main(void)
         "module = extra.bin\n"
         "autostart = yes\n"
         "[ vm  counter ]\n"
-        "kernel = counter.elf\n";
+        "kernel = counter.elf\n"
+        "[vm linux]\n"
+        "kernel = vmlinuz\n"
+        "initrd = initramfs.cpio.gz\n";
     CHECK_U64(parse(good, &cfg), 0);
     CHECK_STR(errors, "");
     CHECK_STR(cfg.host_name, "lab-a");
-    CHECK_U64(cfg.nvms, 2);
+    CHECK_U64(cfg.nvms, 3);
+    CHECK_STR(cfg.vms[2].initrd, "initramfs.cpio.gz");
+    CHECK_STR(cfg.vms[0].initrd, "");
     const struct cfg_vm *h = &cfg.vms[0];
     CHECK_STR(h->name, "hello");
     CHECK_U64(h->memory, 16ull << 20);
@@ -109,6 +114,8 @@ int main(void)
     expect_error("[vm a]\n", 1, "has no kernel");
     expect_error("[vm a]\nkernel = a\nkernel = b\n", 3, "given twice");
     expect_error("[vm a]\nkernel = ../etc/passwd\n", 2, "bad kernel file name");
+    expect_error("[vm a]\nkernel = a\ninitrd = x/y\n", 3, "bad initrd file name");
+    expect_error("[vm a]\nkernel = a\ninitrd = x\ninitrd = y\n", 4, "given twice");
     expect_error("[vm a]\nkernel=k\nmemory = 12Q\n", 3, "bad memory");
     expect_error("[vm a]\nkernel=k\nmemory = 512K\n", 3, "bad memory");
     expect_error("[vm a]\nkernel=k\nmemory = 65G\n", 3, "bad memory");
