@@ -190,6 +190,7 @@ TOOLCFLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -DHOPVM_HOSTED -Iinclude
 HOST_TEST_FLAGS = $(BEARSSL_INC) $(LIBFDT_CFLAGS)
 include mk/host.mk
 include mk/hosttools.mk
+include mk/linux.mk
 
 UNIT_TESTS := $(notdir $(basename $(wildcard tests/unit/test_*.c)))
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/unit/%)

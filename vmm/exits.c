@@ -175,19 +175,17 @@ static bool handle_shutdown(struct vcpu *v, struct vm_exit *e)
 
 static bool handle_mmio(struct vcpu *v, struct vm_exit *e)
 {
+    if (e->u.mmio.fetch) {
+        /* Code outside RAM: nothing there to run. */
+        static char why[96];
+        ksnprintf(why, sizeof(why), "instruction fetch outside its memory at guest-physical 0x%lx", e->u.mmio.gpa);
+        v->fail = why;
+        return false;
+    }
     const char *err;
     if (mmio_handle(v, e->u.mmio.gpa, &err))
         return true;
-    if (err) {
-        v->fail = err;
-        return false;
-    }
-    /* No device there: a stray access outside guest RAM. The guest stops
-     * rather than read garbage. */
-    static char why[96];
-    ksnprintf(why, sizeof(why), "access outside its memory: %s at guest-physical 0x%lx",
-              e->u.mmio.fetch ? "fetch" : e->u.mmio.write ? "write" : "read", e->u.mmio.gpa);
-    v->fail = why;
+    v->fail = err;
     return false;
 }
 

@@ -83,6 +83,19 @@ int insn_decode_mmio(const uint8_t *b, size_t n, enum cpu_mode mode, struct mmio
         movzx = true;
     }
     *o = (struct mmio_insn){0};
+    if (!movzx && op >= 0xa0 && op <= 0xa3) {
+        /* MOV AL/rAX <-> moffs (SDM Vol.2B MOV, opcodes A0-A3): no ModR/M,
+         * an absolute offset as wide as the address size; the register is
+         * always the accumulator. */
+        size_t off_len = (size_t)addr_bits / 8;
+        if (i + off_len > n)
+            return *why = "instruction truncated", -1;
+        o->write = op >= 0xa2;
+        o->size = (op & 1) ? (uint8_t)opnd : 1;
+        o->dst_size = o->size;
+        o->len = (uint8_t)(i + off_len);
+        return 0;
+    }
     switch (movzx ? 0x100 | op : op) {
     case 0x88: o->write = true; o->size = 1; break;
     case 0x89: o->write = true; o->size = (uint8_t)opnd; break;

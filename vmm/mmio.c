@@ -1,7 +1,7 @@
 /* Guest MMIO: a nested page fault outside guest RAM lands here. The range
- * is looked up, the faulting MOV is fetched through the guest's paging and
- * decoded (vmm/insn.c), the device is called, and the register or memory
- * side of the MOV is completed. */
+ * is looked up (none: the unassigned space of a PC), the faulting MOV is
+ * fetched through the guest's paging and decoded (vmm/insn.c), the device
+ * is called, and the register or memory side of the MOV is completed. */
 #include <hopvm/guest_mem.h>
 #include <hopvm/hv.h>
 #include <hopvm/insn.h>
@@ -53,18 +53,28 @@ static uint64_t get_reg(const struct vcpu *v, const struct mmio_insn *in)
     return v->gpr[in->reg];
 }
 
+/* Nothing at that address: as on a PC, where such a read ends in a master
+ * abort, reads return all ones and writes go nowhere (PCI Local Bus 3.0
+ * 6.6; kernels probe for devices this way). Counted for `vm info`. */
+static void unassigned(struct vm *vm, void *ctx, uint64_t off, unsigned size, bool write, uint64_t *val)
+{
+    (void)ctx, (void)off, (void)size;
+    vm->mmio_unassigned++;
+    if (!write)
+        *val = ~0ull;
+}
+
 bool mmio_handle(struct vcpu *v, uint64_t gpa, const char **why)
 {
     static char msg[128];
+    static const struct mmio_range none = {0, 0, unassigned, NULL, "unassigned"};
     struct vm *vm = v->vm;
     const struct mmio_range *r = NULL;
     for (unsigned i = 0; i < vm->nmmio && !r; i++)
         if (gpa >= vm->mmio[i].base && gpa - vm->mmio[i].base < vm->mmio[i].len)
             r = &vm->mmio[i];
-    if (!r) {
-        *why = NULL; /* not a device: the caller reports a stray access */
-        return false;
-    }
+    if (!r)
+        r = &none;
     struct vcpu_state s;
     hv()->get_state(v, &s);
     uint8_t bytes[15];
@@ -94,8 +104,11 @@ bool mmio_handle(struct vcpu *v, uint64_t gpa, const char **why)
     if (in.size < 8)
         val &= (1ull << (8 * in.size)) - 1;
     r->fn(vm, r->ctx, gpa - r->base, in.size, in.write, &val);
-    if (!in.write)
+    if (!in.write) {
+        if (in.size < 8) /* a device answers in.size bytes; MOVZX widens only those */
+            val &= (1ull << (8 * in.size)) - 1;
         set_reg(v, &in, val);
+    }
     v->rip += in.len;
     return true;
 }

@@ -193,6 +193,7 @@ int vm_prepare(struct vm *vm, bool zero_ram, char *err, size_t n)
         return fail(vm, err, n, "no backend slot for another guest");
     memset(vm->exits, 0, sizeof(vm->exits));
     vm->io_unhandled = 0;
+    vm->mmio_unassigned = 0;
     vm->nvcpus = d->vcpus;
     for (unsigned i = 0; i < d->vcpus; i++) {
         struct vcpu *v = page_alloc(1, 0);

@@ -127,7 +127,7 @@ static enum cmd_status vm_info(struct vm *vm)
     for (int r = 0; r < EXIT_REASON_COUNT; r++)
         if (vm->exits[r])
             kprintf(", %s %lu", exit_reason_names[r], vm->exits[r]);
-    kprintf("\nunclaimed port I/O: %lu\n", vm->io_unhandled);
+    kprintf("\nunclaimed port I/O: %lu\nunassigned MMIO: %lu\n", vm->io_unhandled, vm->mmio_unassigned);
     if (vm->have_regs) {
         kprintf("registers when it stopped:\n");
         print_regs(&vm->regs);

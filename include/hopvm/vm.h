@@ -153,6 +153,7 @@ struct vm {
     struct io_range io[VM_MAX_IO];
     unsigned nio;
     uint64_t io_unhandled;
+    uint64_t mmio_unassigned; /* accesses to guest-physical addresses with nothing there */
     struct mmio_range mmio[VM_MAX_MMIO];
     unsigned nmmio;
     struct uart_dev uart;

@@ -3,7 +3,8 @@
  *              and the #DF a shutdown (SDM Vol.3A 6.15, interrupt 8);
  *   mode=1     executes VMRUN, which must raise #UD in a guest (hopvm
  *              intercepts it, APM 15.5); a #UD handler reports it, exit 6;
- *   mode=2     reads guest-physical memory far beyond its RAM;
+ *   mode=2     reads and writes guest-physical memory far beyond its RAM
+ *              (all ones, dropped), then jumps there;
  *   mode=3     not a crash: drives the UART through its MMIO window and
  *              with string I/O (REP OUTSB), the paths hopvm must decode. */
 #include "rt.h"
@@ -57,9 +58,16 @@ void guest_main(uint32_t magic, const struct mb_info *mbi)
         guest_exit(0);
     }
     if (mode == 2) {
-        printf("crash: reading 0xe0000000\n");
+        /* Nothing there, as on a PC: reads all ones, writes dropped. Then
+         * a jump there: no code to run, the guest stops. */
         volatile uint32_t *p = (volatile uint32_t *)0xe0000000u;
-        printf("crash: read 0x%x?!\n", *p);
+        printf("crash: read 0x%x at 0xe0000000\n", *p);
+        *p = 0x12345678;
+        volatile uint8_t *b = (volatile uint8_t *)0xe0000010u;
+        printf("crash: read 0x%x after a write, byte 0x%x\n", *p, *b);
+        printf("crash: jumping to 0xe0000000\n");
+        ((void (*)(void))0xe0000000u)();
+        printf("crash: came back?!\n");
         guest_exit(1);
     }
     printf("crash: about to triple-fault\n");

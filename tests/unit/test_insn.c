@@ -1,6 +1,7 @@
 /* MMIO instruction decoding. */
 #include "check.h"
 #include <hopvm/insn.h>
+#include <string.h>
 
 static struct mmio_insn in;
 static const char *why;
@@ -55,6 +56,21 @@ int main(void)
     /* SIB with base 101 and mod 00: disp32 follows. mov (,%rax,8)+disp32 */
     CHECK(dec("\x8b\x04\xc5\x00\x10\x00\x00", 7, MODE_64) == 0);
     CHECK(in.len == 7);
+    /* MOV with an absolute offset (A0-A3): the accumulator, an offset as
+     * wide as the address. mov 0xe0000000,%eax  a1 00 00 00 e0 */
+    CHECK(dec("\xa1\x00\x00\x00\xe0", 5, MODE_32) == 0);
+    CHECK(!in.write && in.size == 4 && in.dst_size == 4 && in.reg == 0 && in.len == 5 && !in.high8);
+    CHECK(dec("\xa2\x10\x00\x00\xe0", 5, MODE_32) == 0); /* mov %al,0xe0000010 */
+    CHECK(in.write && in.size == 1 && in.reg == 0 && in.len == 5);
+    CHECK(dec("\x66\xa3\x10\x00\x00\xe0", 6, MODE_32) == 0); /* mov %ax,... */
+    CHECK(in.write && in.size == 2 && in.len == 6);
+    CHECK(dec("\x48\xa1\x00\x00\xe0\xfe\x00\x00\x00\x00", 10, MODE_64) == 0); /* movabs 0xfee00000,%rax */
+    CHECK(!in.write && in.size == 8 && in.len == 10);
+    CHECK(dec("\x67\xa1\x00\x00\xe0\xfe", 6, MODE_64) == 0); /* addr32: a 4-byte offset */
+    CHECK(in.size == 4 && in.len == 6);
+    CHECK(dec("\xa0\x34\x12", 3, MODE_16) == 0); /* 16-bit: a 2-byte offset */
+    CHECK(in.size == 1 && in.len == 3);
+    CHECK(dec("\xa1\x00\x00\x00", 4, MODE_32) == -1 && strstr(why, "truncated"));
     /* Segment prefix and address-size prefix are accepted. */
     CHECK(dec("\x64\x67\x8b\x00", 4, MODE_32) == 0);
     CHECK(in.len == 4);
