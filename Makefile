@@ -222,7 +222,7 @@ fuzz: $(FUZZ_BINS)
 # --- everything -------------------------------------------------------------
 # One command, one summary line: pytest runs the unit binaries, a bounded
 # fuzz pass of each target, and the system tests that boot hopvm in QEMU.
-test: $(BUILD)/hopvm.img $(BUILD)/test.img $(UNIT_BINS) $(FUZZ_BINS) $(GUEST_FILES) $(HOST_TOOL_BINS) $(NODELAY_SO)
+test: $(BUILD)/hopvm.img $(BUILD)/test.img $(BUILD)/linux.img $(UNIT_BINS) $(FUZZ_BINS) $(GUEST_FILES) $(HOST_TOOL_BINS) $(NODELAY_SO)
 	HOPVM_BUILD=$(abspath $(BUILD)) FUZZ_RUNS=$(FUZZ_RUNS) $(PYTHON) -m pytest -v tests
 
 # The showcase: two hopvm instances on one virtual wire; `counter` is

@@ -185,6 +185,7 @@ int mig_vcpu_encode(const struct mig_vcpu *v, void *buf, size_t cap, size_t *len
     /* Later additions, which an older reader skips: XCR0, and the AVX
      * state only where XCR0 has AVX on (otherwise the guest cannot see it). */
     wr_u64(&w, "xcr0", v->xcr0);
+    wr_u32(&w, "tsc-aux", v->tsc_aux);
     if (v->xcr0 & XCR0_AVX)
         wr_bytes(&w, "ymm-hi128", v->ymmh, sizeof(v->ymmh));
     wr_end(&w);
@@ -310,6 +311,8 @@ int mig_vcpu_decode(const void *buf, size_t len, struct mig_vcpu *v, char *err, 
     memcpy(&mxcsr, v->fxsave + FXSAVE_MXCSR_OFF, sizeof(mxcsr)); /* FXSAVE images are little-endian */
     if (mxcsr & MXCSR_RESERVED)
         return rd_fail(&r, "fxsave MXCSR 0x%x sets reserved bits", (unsigned)mxcsr);
+    if (rd_u32_opt(&r, n, "tsc-aux", UINT32_MAX, 0, &v->tsc_aux))
+        return -1;
     return rd_xstate(&r, n, v);
 }
 

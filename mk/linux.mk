@@ -28,3 +28,8 @@ $(LINUX_INITRAMFS): tools/mkinitramfs tests/guests/linux/init deps/guest/busybox
 	@mkdir -p $(dir $@)
 	@echo "  INITRD  $@"
 	$(Q)$(PYTHON) tools/mkinitramfs $@ $(LINUX_INITRAMFS_ENTRIES)
+
+# The Linux tests' image (tests/system/test_linux.py): hopvm and the Linux
+# guest only, so the other tests' image stays small and quick to boot.
+$(BUILD)/linux.img: $(BUILD)/hopvm.efi tests/system/hopvm-linux.cfg tools/mkimage $(LINUX_GUEST_FILES)
+	tools/mkimage $@ $(BUILD)/hopvm.efi tests/system/hopvm-linux.cfg $(LINUX_GUEST_FILES)

@@ -18,6 +18,7 @@
  * REAL-MODE KERNEL HEADER"; the same offsets in both). */
 #define HDR_START          0x1f1
 #define HDR_SETUP_SECTS    0x1f1
+#define HDR_SYSSIZE        0x1f4 /* the protected-mode code, in 16-byte paragraphs */
 #define HDR_BOOT_FLAG      0x1fe
 #define HDR_JUMP_LEN       0x201 /* the header ends at 0x202 + this byte */
 #define HDR_MAGIC          0x202
@@ -155,7 +156,12 @@ int bzimage_load(const struct guest_ram *ram, const struct load_req *req, struct
     if (cmdlen > cmdmax || cmdlen >= GUEST_LINUX_CMDLINE_MAX)
         return load_fail(err, n, "cmdline of %lu bytes is longer than the kernel takes (%u)", (unsigned long)cmdlen,
                          MIN(cmdmax, (uint32_t)GUEST_LINUX_CMDLINE_MAX - 1));
-    uint64_t kbytes = size - setup, at = 0, end = 0, rd_at = 0;
+    /* syssize, not the file's end: what follows may be a signature
+     * (Debian's signed kernels carry a 1472-byte Authenticode blob). */
+    uint64_t kbytes = (uint64_t)rd32(f + HDR_SYSSIZE) * 16, at = 0, end = 0, rd_at = 0;
+    if (kbytes == 0 || kbytes > size - setup)
+        return load_fail(err, n, "syssize says %lu bytes of kernel, the file has %lu after the setup: truncated?",
+                         kbytes, size - setup);
     if (place_kernel(ram, f, kbytes, &at, &end, err, n) != 0)
         return -1;
     memcpy(ram->host + at, f + setup, kbytes);

@@ -2,6 +2,7 @@
  * each does. Anything not listed raises #GP in the guest, as an MSR the
  * CPU does not implement would (SDM Vol.2B RDMSR/WRMSR). MSRs that the
  * hardware switches itself (FS/GS base, SYSCALL/SYSENTER) never exit. */
+#include <hopvm/cpuinfo.h>
 #include <hopvm/hv.h>
 #include <hopvm/lib.h>
 #include <hopvm/x86.h>
@@ -18,6 +19,11 @@
 #define MSR_MTRR_DEF_TYPE  0x2ff
 #define MSR_EFER_NUM       0xc0000080
 #define MSR_AMD_HWCR       0xc0010015
+#define MSR_TSC_AUX        0xc0000103
+#define MSR_K7_PERFCTL0    0xc0010000 /* ... PERFCTL3, then PERFCTR0-3 at 0xc0010004-7 */
+#define MSR_K7_PERFCTR3    0xc0010007
+#define CPUID_EXT_FEATURES 0x80000001u
+#define E1_EDX_RDTSCP      (1u << 27)
 #define APIC_BASE_BSP      (1ull << 8)
 #define APIC_DEFAULT_BASE  0xfee00000ull
 #define MISC_ENABLE_FAST_STRINGS 1ull
@@ -98,6 +104,30 @@ static bool wr_pat(struct vcpu *v, uint64_t val)
     return true;
 }
 
+/* IA32_TSC_AUX (SDM Vol.4 table 2-2; APM Vol.2 13.2.4): RDTSCP's ECX,
+ * there whenever CPUID offers RDTSCP; bits 63:32 are reserved. The guest's
+ * value is loaded into the CPU before it runs (msr_load_guest). */
+static bool rdtscp_offered(struct vcpu *v)
+{
+    uint32_t r[4];
+    cpuid_policy(v, CPUID_EXT_FEATURES, 0, r);
+    return r[3] & E1_EDX_RDTSCP;
+}
+
+static bool rd_tsc_aux(struct vcpu *v, uint64_t *val)
+{
+    *val = v->tsc_aux;
+    return rdtscp_offered(v);
+}
+
+static bool wr_tsc_aux(struct vcpu *v, uint64_t val)
+{
+    if (!rdtscp_offered(v) || (val >> 32))
+        return false;
+    v->tsc_aux = (uint32_t)val;
+    return true;
+}
+
 static const struct msr_entry {
     uint32_t msr;
     msr_rd rd; /* NULL: write-only, reads #GP */
@@ -115,14 +145,41 @@ static const struct msr_entry {
     {MSR_MTRR_DEF_TYPE, rd_zero, wr_ignore},
     {MSR_EFER_NUM, rd_efer, wr_efer},
     {MSR_AMD_HWCR, rd_zero, wr_ignore},
+    {MSR_TSC_AUX, rd_tsc_aux, wr_tsc_aux},
 };
+
+/* AMD's legacy performance counters (APM Vol.2 13.2.1, PerfEvtSel0-3 and
+ * PerfCtr0-3) exist on every AMD CPU whatever CPUID says, and kernels
+ * write them at start-up: here they are counters that never run. */
+static const struct msr_entry amd_perf = {0, rd_zero, wr_ignore};
 
 static const struct msr_entry *lookup(uint32_t msr)
 {
     for (size_t i = 0; i < ARRAY_SIZE(msr_table); i++)
         if (msr_table[i].msr == msr)
             return &msr_table[i];
+    if (msr >= MSR_K7_PERFCTL0 && msr <= MSR_K7_PERFCTR3 && cpuinfo()->amd)
+        return &amd_perf;
     return NULL;
+}
+
+/* Guest MSR values neither VMRUN nor VM entry loads, before each entry
+ * (both backends call it). One cached value per host CPU: only the boot
+ * CPU runs guests today. */
+void msr_load_guest(struct vcpu *v)
+{
+    static bool have_rdtscp, probed;
+    static uint64_t tsc_aux_loaded = ~0ull;
+    if (!probed) {
+        uint32_t r[4];
+        cpuid(CPUID_EXT_FEATURES, 0, r);
+        have_rdtscp = r[3] & E1_EDX_RDTSCP;
+        probed = true;
+    }
+    if (have_rdtscp && tsc_aux_loaded != v->tsc_aux) {
+        wrmsr(MSR_TSC_AUX, v->tsc_aux);
+        tsc_aux_loaded = v->tsc_aux;
+    }
 }
 
 bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)

@@ -58,6 +58,7 @@ void vm_save_vcpu(struct vm *vm, unsigned i, struct mig_vcpu *m)
     m->halted = v->halted;
     fpu_get(v, m->fxsave, m->ymmh); /* lazily switched: it may be in the registers */
     m->xcr0 = v->xcr0;
+    m->tsc_aux = v->tsc_aux;
 }
 
 void vm_save_uart(struct vm *vm, struct mig_uart *u)
@@ -210,6 +211,7 @@ int vm_load_vcpu(struct vm *vm, const struct mig_vcpu *m, char *err, size_t n)
     hv()->set_state(v, &s);
     v->halted = m->halted;
     fpu_set(v, m->fxsave, m->ymmh, m->xcr0);
+    v->tsc_aux = m->tsc_aux;
     vm->mig.incoming_tsc[m->index] = m->tsc;
     return 0;
 }

@@ -61,6 +61,7 @@ struct mig_vcpu {
     uint8_t fxsave[MIG_FXSAVE_SIZE]; /* FXSAVE image (the XSAVE area's legacy region) */
     uint64_t xcr0;                  /* the guest's XCR0 (1, the reset value, if absent) */
     uint8_t ymmh[MIG_YMMH_SIZE];    /* YMM0-15 bits 255:128, 16 bytes each (zero if absent) */
+    uint32_t tsc_aux;               /* IA32_TSC_AUX (0 if absent) */
 };
 
 /* DEVICE type "uart16550", instance 0: the guest's 16550 and its log. */

@@ -105,6 +105,7 @@ struct vcpu {
     const char *fail;         /* why a handler refused the exit */
     void *hw;                 /* backend private */
     uint64_t xcr0;            /* the guest's XCR0 (vmm/fpu.c loads it before each entry) */
+    uint32_t tsc_aux;         /* IA32_TSC_AUX, RDTSCP's ECX (vmm/msr.c loads it before each entry) */
     /* XSAVE area, standard format (or an FXSAVE image on a CPU without
      * XSAVE): the guest's vector state while another vCPU has the CPU. */
     uint8_t fpu[XSAVE_AREA_SIZE] __attribute__((aligned(64)));
@@ -255,6 +256,8 @@ void cpuid_policy(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t out[4]);
  * it (a bit for a hidden feature, or a reserved one, is #GP on a write). */
 uint64_t cpuid_cr4_allowed(struct vcpu *v);
 bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val);
+/* Before each entry: the guest's MSRs that the CPU does not switch (TSC_AUX). */
+void msr_load_guest(struct vcpu *v);
 bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val);
 
 /* vmm/fpu.c: guest x87/SSE/AVX state and XCR0, swapped lazily between

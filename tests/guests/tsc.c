@@ -5,13 +5,23 @@
  *   tsc: rdtsc after wrtsc(0): N      a write sets it ...
  *   tsc: rdtsc after wrtsc(X): N      ... to any value
  *   tsc: rdtsc A, rdmsr B, rdtsc C    A <= B <= C
+ *   tsc: rdtscp aux 0x5a5a1234, rdmsr 0x5a5a1234   IA32_TSC_AUX, as RDTSCP's ECX
  * and exits 0; with tick=MS it then prints "tsc N" every MS milliseconds of
  * its own TSC time for ever, counting on from 2^40: the move tests compare
  * the lines before and after a save/restore or a teleport. */
 #include "rt.h"
 
 #define MSR_IA32_TSC 0x10
+#define MSR_TSC_AUX  0xc0000103
+#define TSC_AUX_SET  0x5a5a1234u
 #define TSC_SET_TO   (1ull << 40) /* far above any host's TSC at boot or a fresh guest's */
+
+static uint32_t rdtscp_aux(void)
+{
+    uint32_t lo, hi, aux;
+    __asm__ volatile("rdtscp" : "=a"(lo), "=d"(hi), "=c"(aux));
+    return aux;
+}
 
 void guest_main(uint32_t magic, const struct mb_info *mbi)
 {
@@ -28,6 +38,9 @@ void guest_main(uint32_t magic, const struct mb_info *mbi)
     uint64_t a = rdtsc(), b = rdmsr(MSR_IA32_TSC), c = rdtsc();
     printf("tsc: rdtsc %llu, rdmsr %llu, rdtsc %llu\n", (unsigned long long)a, (unsigned long long)b,
            (unsigned long long)c);
+    wrmsr(MSR_TSC_AUX, TSC_AUX_SET);
+    uint32_t aux = rdtscp_aux();
+    printf("tsc: rdtscp aux 0x%x, rdmsr 0x%x\n", aux, (uint32_t)rdmsr(MSR_TSC_AUX));
     uint64_t ms = cmdline_num(mbi, "tick", 0);
     if (!ms)
         guest_exit(0);
@@ -40,6 +53,8 @@ void guest_main(uint32_t magic, const struct mb_info *mbi)
         if ((int64_t)(now - next) >= 0 || now < last) {
             printf("tsc %llu\n", (unsigned long long)now);
             next = now + period;
+            if ((aux = rdtscp_aux()) != TSC_AUX_SET) /* kept across moves and other guests */
+                printf("tsc: TSC_AUX reads 0x%x (UNEXPECTED)\n", aux);
         }
         last = now;
     }

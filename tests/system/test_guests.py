@@ -273,6 +273,7 @@ def test_guest_tsc_is_its_own(console):
     assert to <= got < to + second, (to, got, khz)
     a, b, c = map(int, re.search(r"tsc: rdtsc (\d+), rdmsr (\d+), rdtsc (\d+)", log).groups())
     assert a <= b <= c and c - a < second, (a, b, c, khz)
+    assert "tsc: rdtscp aux 0x5a5a1234, rdmsr 0x5a5a1234\n" in log, log  # IA32_TSC_AUX
     assert re.search(r"rdmsr \d+, wrmsr \d+", info(console, "tsc"))  # both went through the MSR policy
 
 

@@ -94,6 +94,7 @@ def test_guest_tsc_continues_across_save_and_restore(vm, tmp_path):
     # every step between two lines is one tick or a little more, the step
     # across the move included.
     assert got[:len(before)] == before, (before[-3:], got[len(before) - 3:len(before) + 3])
+    assert "UNEXPECTED" not in vm.cmd(f"vm log {GUEST}", timeout=60)  # TSC_AUX came along
     steps = [b - a for a, b in zip(got, got[1:])]
     across = got[len(before)] - got[len(before) - 1]
     assert all(0 < s <= MOVE_LIMIT * period for s in steps), (

@@ -44,6 +44,7 @@ static void make(void)
     put32(0x238, 2047);         /* cmdline_size */
     put64(0x258, PREF);
     put32(0x260, INIT_SIZE);
+    put32(0x1f4, (KBYTES - 0x100) / 16); /* syssize: the last 256 bytes are a "signature" */
     for (size_t i = 0; i < KBYTES; i++)
         img[SETUP_LEN + i] = (uint8_t)(i * 13 + 7);
 }
@@ -87,8 +88,8 @@ static void good(void)
     CHECK_U64(r.entry, PREF + 0x200);       /* startup_64 */
     CHECK_U64(r.info, GUEST_ZERO_PAGE);
     CHECK_U64(r.image_end, PREF + INIT_SIZE);
-    CHECK(!memcmp(ram_buf + PREF, img + SETUP_LEN, KBYTES));
-    CHECK_U64(ram_buf[PREF + KBYTES], 0);            /* init_size is the kernel's: zeroed */
+    CHECK(!memcmp(ram_buf + PREF, img + SETUP_LEN, KBYTES - 0x100));
+    CHECK_U64(ram_buf[PREF + KBYTES - 0x100], 0);    /* not the signature: init_size is the kernel's, zeroed */
     CHECK_U64(ram_buf[PREF + INIT_SIZE - 1], 0);
     CHECK_U64(ram_buf[PREF + INIT_SIZE], 0x5a);      /* and nothing past it */
     /* The zero page: the setup header as the file has it, then the loader's fields. */
@@ -138,7 +139,7 @@ static void good(void)
      * first kernel_alignment boundary above 1 MiB. */
     CHECK(load_with(16u << 20, "", NULL, 0, 0, &r) == 0);
     CHECK_U64(r.entry, 0x200000 + 0x200);
-    CHECK(!memcmp(ram_buf + 0x200000, img + SETUP_LEN, KBYTES));
+    CHECK(!memcmp(ram_buf + 0x200000, img + SETUP_LEN, KBYTES - 0x100));
     CHECK(load_with(8u << 20, "", NULL, 0, 0, &r) == -1 && strstr(err, "give the guest at least 10 MiB"));
     img[0x234] = 0; /* not relocatable: pref_address or nothing */
     CHECK(load_with(16u << 20, "", NULL, 0, 0, &r) == -1 && strstr(err, "not relocatable"));
@@ -165,6 +166,12 @@ static void refused(void)
     make();
     img[0x1f1] = 40; /* setup past the end of the file */
     FAIL("no kernel after it");
+    make();
+    put32(0x1f4, KBYTES / 16 + 1);
+    FAIL("syssize says");
+    make();
+    put32(0x1f4, 0);
+    FAIL("syssize says 0 bytes");
     make();
     put32(0x238, 5);
     expect_fail_at(__LINE__, RAM, "console=ttyS0", "longer than the kernel takes (5)");

@@ -71,6 +71,7 @@ static void fill_vcpu(struct mig_vcpu *v)
     uint32_t mxcsr = 0x1f80;
     memcpy(v->fxsave + 24, &mxcsr, 4);
     v->xcr0 = 7; /* x87|SSE|AVX: the worst case carries ymm-hi128 too */
+    v->tsc_aux = 0xfedcba98;
     for (unsigned i = 0; i < MIG_YMMH_SIZE; i++)
         v->ymmh[i] = (uint8_t)(i * 11 + 5);
 }
@@ -502,9 +503,11 @@ static void test_vcpu(void)
     edit(VCPU, "/vcpu", "xcr0", NULL, 0);
     CHECK(decode(VCPU, edited, edited_len) == -1 && strstr(why, "ymm-hi128 without AVX in xcr0 0x1"));
     edit(VCPU, "/vcpu", "ymm-hi128", NULL, 0);
-    CHECK(decode(VCPU, edited, edited_len) == 0 && vcpu_out.xcr0 == 7);
+    CHECK(decode(VCPU, edited, edited_len) == 0 && vcpu_out.xcr0 == 7 && vcpu_out.tsc_aux == 0xfedcba98);
     for (unsigned i = 0; i < MIG_YMMH_SIZE; i++)
         CHECK(vcpu_out.ymmh[i] == 0);
+    edit(VCPU, "/vcpu", "tsc-aux", NULL, 0); /* an older writer: 0 */
+    CHECK(decode(VCPU, edited, edited_len) == 0 && vcpu_out.tsc_aux == 0);
     edit(VCPU, "/vcpu", "ymm-hi128", vcpu.ymmh, MIG_YMMH_SIZE - 1);
     EXPECT_FAIL(VCPU, edited, edited_len, "VCPU: property 'ymm-hi128' is 255 bytes, expected 256");
     edit_u32(VCPU, "/vcpu", "xcr0", 7);

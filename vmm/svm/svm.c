@@ -390,6 +390,7 @@ static void svm_vcpu_run(struct vcpu *v, struct vm_exit *e)
             asid_owner[s->asid] = v;
         }
         fpu_switch(v);
+        msr_load_guest(v);
         cli();
         clgi();
         sti(); /* GIF=0 holds interrupts until VMRUN; in the guest they exit */

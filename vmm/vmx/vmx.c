@@ -346,6 +346,7 @@ static void vmx_vcpu_run(struct vcpu *v, struct vm_exit *e)
             x->flush_vpid = false;
         }
         fpu_switch(v);
+        msr_load_guest(v);
         lazy_msr_switch(v);
         vmx_dr6_switch(v); /* DR6 is in no VMCS field (SDM Vol.3C 27.3.1) */
         cli();
