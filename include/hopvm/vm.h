@@ -2,6 +2,7 @@
 #ifndef HOPVM_VM_H
 #define HOPVM_VM_H
 #include <hopvm/config.h>
+#include <hopvm/i8254.h>
 #include <hopvm/vcpu_state.h>
 #include <hopvm/xstate.h>
 #include <stdbool.h>
@@ -158,6 +159,8 @@ struct vm {
     struct mmio_range mmio[VM_MAX_MMIO];
     unsigned nmmio;
     struct uart_dev uart;
+    struct i8254 pit;         /* vmm/dev_pit.c */
+    uint8_t port_b;           /* port 0x61's writable bits */
     char *log;                /* VM_LOG_SIZE ring of guest serial output */
     uint64_t log_len;         /* bytes ever written */
     int exit_code;            /* from the debug-exit port */
@@ -190,7 +193,8 @@ int io_register(struct vm *vm, uint16_t base, uint16_t len, io_fn fn, void *ctx,
  * both are counted. */
 void io_dispatch(struct vm *vm, uint16_t port, unsigned size, bool write, uint32_t *val);
 
-/* vmm/dev_uart.c, vmm/dev_debugexit.c */
+/* vmm/dev_uart.c, vmm/dev_debugexit.c, vmm/dev_pit.c */
+void pit_dev_attach(struct vm *vm);
 void uart_dev_attach(struct vm *vm);
 void uart_dev_input(struct vm *vm, uint8_t c);
 void debugexit_attach(struct vm *vm);

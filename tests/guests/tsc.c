@@ -6,6 +6,8 @@
  *   tsc: rdtsc after wrtsc(X): N      ... to any value
  *   tsc: rdtsc A, rdmsr B, rdtsc C    A <= B <= C
  *   tsc: rdtscp aux 0x5a5a1234, rdmsr 0x5a5a1234   IA32_TSC_AUX, as RDTSCP's ECX
+ *   tsc: PIT channel 2 counted 10 ms in N TSC ticks   as Linux calibrates: mode 0,
+ *                                     gated and polled through port 0x61
  * and exits 0; with tick=MS it then prints "tsc N" every MS milliseconds of
  * its own TSC time for ever, counting on from 2^40: the move tests compare
  * the lines before and after a save/restore or a teleport. */
@@ -15,6 +17,21 @@
 #define MSR_TSC_AUX  0xc0000103
 #define TSC_AUX_SET  0x5a5a1234u
 #define TSC_SET_TO   (1ull << 40) /* far above any host's TSC at boot or a fresh guest's */
+
+/* Linux's pit_calibrate_tsc(): channel 2 in mode 0 with 11932 clocks
+ * (10 ms at 1.193182 MHz), its gate raised through port 0x61 (speaker
+ * off), then port 0x61's OUT bit polled until the terminal count. */
+static uint64_t pit_10ms_in_tsc(void)
+{
+    outb(0x61, (uint8_t)((inb(0x61) & ~0x02) | 0x01));
+    outb(0x43, 0xb0);
+    outb(0x42, 11932 & 0xff);
+    outb(0x42, 11932 >> 8);
+    uint64_t t0 = rdtsc();
+    while (!(inb(0x61) & 0x20))
+        ;
+    return rdtsc() - t0;
+}
 
 static uint32_t rdtscp_aux(void)
 {
@@ -41,6 +58,7 @@ void guest_main(uint32_t magic, const struct mb_info *mbi)
     wrmsr(MSR_TSC_AUX, TSC_AUX_SET);
     uint32_t aux = rdtscp_aux();
     printf("tsc: rdtscp aux 0x%x, rdmsr 0x%x\n", aux, (uint32_t)rdmsr(MSR_TSC_AUX));
+    printf("tsc: PIT channel 2 counted 10 ms in %llu TSC ticks\n", (unsigned long long)pit_10ms_in_tsc());
     uint64_t ms = cmdline_num(mbi, "tick", 0);
     if (!ms)
         guest_exit(0);

@@ -274,6 +274,10 @@ def test_guest_tsc_is_its_own(console):
     a, b, c = map(int, re.search(r"tsc: rdtsc (\d+), rdmsr (\d+), rdtsc (\d+)", log).groups())
     assert a <= b <= c and c - a < second, (a, b, c, khz)
     assert "tsc: rdtscp aux 0x5a5a1234, rdmsr 0x5a5a1234\n" in log, log  # IA32_TSC_AUX
+    # The PIT runs at 1.193182 MHz of the same time as the TSC: 10 ms of it
+    # is 10 ms of TSC ticks, give or take the polling (an exit per poll).
+    pit = int(re.search(r"tsc: PIT channel 2 counted 10 ms in (\d+) TSC ticks", log).group(1))
+    assert 0.9 * second / 100 < pit < 1.3 * second / 100, (pit, khz)
     assert re.search(r"rdmsr \d+, wrmsr \d+", info(console, "tsc"))  # both went through the MSR policy
 
 

@@ -1,0 +1,63 @@
+/* The guest's 8254 timer (vmm/i8254.c) at ports 0x40-0x43, and port 0x61
+ * (system control port B of the PC/AT: bit 0 channel 2's gate, bit 1 the
+ * speaker's data enable, bit 4 the refresh toggle, bit 5 channel 2's OUT),
+ * so a guest can calibrate its TSC against the PIT as Linux does: channel
+ * 2 in mode 0, gated by port 0x61, polled through OUT or the count. The
+ * input clock is 1.193182 MHz of host time (TSC-based, as the guest's TSC
+ * is). Channel 0's OUT is wired to IRQ 0 on a PC; without a guest interrupt
+ * controller yet it interrupts nothing. */
+#include <hopvm/i8254.h>
+#include <hopvm/lib.h>
+#include <hopvm/time.h>
+#include <hopvm/vm.h>
+
+#define PIT_PORT        0x40
+#define PIT_PORTS       4
+#define PORT_B          0x61
+#define PORTB_GATE2     0x01
+#define PORTB_SPEAKER   0x02
+#define PORTB_REFRESH   0x10
+#define PORTB_OUT2      0x20
+#define PORTB_WRITABLE  (PORTB_GATE2 | PORTB_SPEAKER)
+#define REFRESH_NS      15085 /* the refresh request toggles about every 15 us */
+#define NS_PER_S        1000000000ull
+
+/* Host time in PIT input-clock ticks, without overflowing for centuries. */
+static uint64_t pit_now(void)
+{
+    uint64_t ns = time_ns();
+    return ns / NS_PER_S * I8254_HZ + ns % NS_PER_S * I8254_HZ / NS_PER_S;
+}
+
+static bool pit_io(struct vm *vm, void *ctx, uint16_t port, unsigned size, bool write, uint32_t *val)
+{
+    (void)ctx, (void)size; /* byte registers: a wider access takes its low byte */
+    if (write)
+        i8254_write(&vm->pit, port - PIT_PORT, (uint8_t)*val, pit_now());
+    else
+        *val = i8254_read(&vm->pit, port - PIT_PORT, pit_now());
+    return true;
+}
+
+static bool portb_io(struct vm *vm, void *ctx, uint16_t port, unsigned size, bool write, uint32_t *val)
+{
+    (void)ctx, (void)port, (void)size;
+    uint64_t now = pit_now();
+    if (write) {
+        vm->port_b = (uint8_t)(*val & PORTB_WRITABLE);
+        i8254_set_gate(&vm->pit, 2, vm->port_b & PORTB_GATE2, now);
+        return true;
+    }
+    *val = vm->port_b | (i8254_out(&vm->pit, 2, now) ? PORTB_OUT2 : 0) |
+           ((time_ns() / REFRESH_NS) & 1 ? PORTB_REFRESH : 0);
+    return true;
+}
+
+void pit_dev_attach(struct vm *vm)
+{
+    i8254_reset(&vm->pit);
+    vm->port_b = 0;
+    i8254_set_gate(&vm->pit, 2, false, pit_now()); /* port 0x61 bit 0 is 0 at reset */
+    io_register(vm, PIT_PORT, PIT_PORTS, pit_io, NULL, "pit");
+    io_register(vm, PORT_B, 1, portb_io, NULL, "port 0x61");
+}
