@@ -10,6 +10,7 @@
 #include <hopvm/cpuinfo.h>
 #include <hopvm/hv.h>
 #include <hopvm/lib.h>
+#include <hopvm/mc146818.h>
 #include <hopvm/mem.h>
 #include <hopvm/net.h>
 #include <hopvm/teleport.h>
@@ -107,6 +108,14 @@ __attribute__((noreturn)) static void core_main(void *arg)
     if (time_init() == 0)
         kprintf("time: TSC %lu.%03lu MHz, calibrated against the %s\n", tsc_hz() / 1000000,
                 tsc_hz() / 1000 % 1000, time_source());
+    if (host_rtc_init() == 0) {
+        struct rtc_time t;
+        rtc_from_unix((int64_t)(wall_ns() / 1000000000ull), &t);
+        kprintf("time: %04u-%02u-%02u %02u:%02u:%02u UTC from the host's RTC\n", t.year, t.month, t.day, t.hour,
+                t.minute, t.second);
+    } else {
+        kprintf("time: the host's RTC reads no plausible date; guests' clocks start at 1970\n");
+    }
     timer_init(TICK_HZ);
     nic_irq_init();
     e1000_probe_all();

@@ -212,6 +212,7 @@ int vm_prepare(struct vm *vm, bool zero_ram, char *err, size_t n)
     uart_dev_attach(vm);
     debugexit_attach(vm);
     pit_dev_attach(vm);
+    rtc_dev_attach(vm);
     vm->log_len = 0;
     vm->exit_code = -1;
     vm->reason[0] = 0;

@@ -29,6 +29,10 @@ uint32_t lapic_id(void);
 /* Periodic timer at hz on vector; returns the measured APIC timer rate. */
 uint64_t lapic_timer_start(uint8_t vector, unsigned hz);
 void pic_disable(void);          /* drivers/pic.c */
+/* The host's wall clock (drivers/rtc.c): its RTC read at start-up (0, or
+ * -1 if it reads no plausible date: then the wall clock starts at 1970). */
+int host_rtc_init(void);
+uint64_t wall_ns(void);          /* ns since 1970-01-01 UTC */
 
 /* The tick (vmm/timer.c). */
 int timer_init(unsigned hz);

@@ -3,6 +3,7 @@
 #define HOPVM_VM_H
 #include <hopvm/config.h>
 #include <hopvm/i8254.h>
+#include <hopvm/mc146818.h>
 #include <hopvm/vcpu_state.h>
 #include <hopvm/xstate.h>
 #include <stdbool.h>
@@ -160,6 +161,7 @@ struct vm {
     unsigned nmmio;
     struct uart_dev uart;
     struct i8254 pit;         /* vmm/dev_pit.c */
+    struct mc146818 rtc;      /* vmm/dev_rtc.c */
     uint8_t port_b;           /* port 0x61's writable bits */
     char *log;                /* VM_LOG_SIZE ring of guest serial output */
     uint64_t log_len;         /* bytes ever written */
@@ -195,6 +197,7 @@ void io_dispatch(struct vm *vm, uint16_t port, unsigned size, bool write, uint32
 
 /* vmm/dev_uart.c, vmm/dev_debugexit.c, vmm/dev_pit.c */
 void pit_dev_attach(struct vm *vm);
+void rtc_dev_attach(struct vm *vm);
 void uart_dev_attach(struct vm *vm);
 void uart_dev_input(struct vm *vm, uint8_t c);
 void debugexit_attach(struct vm *vm);

@@ -8,6 +8,8 @@
  *   tsc: rdtscp aux 0x5a5a1234, rdmsr 0x5a5a1234   IA32_TSC_AUX, as RDTSCP's ECX
  *   tsc: PIT channel 2 counted 10 ms in N TSC ticks   as Linux calibrates: mode 0,
  *                                     gated and polled through port 0x61
+ *   tsc: rtc 2026-12-05 03:04:05      the RTC (CMOS 0x70/0x71, BCD), the host's time
+ *   tsc: rtc set to 1999-12-31 23:59:58, reads 1999-12-31 23:59:5x  after SET
  * and exits 0; with tick=MS it then prints "tsc N" every MS milliseconds of
  * its own TSC time for ever, counting on from 2^40: the move tests compare
  * the lines before and after a save/restore or a teleport. */
@@ -31,6 +33,39 @@ static uint64_t pit_10ms_in_tsc(void)
     while (!(inb(0x61) & 0x20))
         ;
     return rdtsc() - t0;
+}
+
+static uint8_t cmos(uint8_t reg)
+{
+    outb(0x70, reg);
+    return inb(0x71);
+}
+
+static unsigned bcd(uint8_t v) { return (v >> 4) * 10 + (v & 0xf); }
+
+/* The date as Linux's mc146818_get_time reads it: after any update in
+ * progress (register A bit 7), BCD fields (register B bit 2 clear). */
+static void print_rtc(const char *what)
+{
+    while (cmos(0x0a) & 0x80)
+        ;
+    printf("tsc: rtc%s %02u%02u-%02u-%02u %02u:%02u:%02u\n", what, bcd(cmos(0x32)), bcd(cmos(0x09)),
+           bcd(cmos(0x08)), bcd(cmos(0x07)), bcd(cmos(0x04)), bcd(cmos(0x02)), bcd(cmos(0x00)));
+}
+
+static void set_rtc(void)
+{
+    static const uint8_t fields[][2] = {{0x32, 0x19}, {0x09, 0x99}, {0x08, 0x12}, {0x07, 0x31},
+                                        {0x04, 0x23}, {0x02, 0x59}, {0x00, 0x58}};
+    outb(0x70, 0x0b);
+    uint8_t b = inb(0x71);
+    outb(0x71, b | 0x80); /* SET: updates stop while the fields are written */
+    for (unsigned i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        outb(0x70, fields[i][0]);
+        outb(0x71, fields[i][1]);
+    }
+    outb(0x70, 0x0b);
+    outb(0x71, b);
 }
 
 static uint32_t rdtscp_aux(void)
@@ -59,6 +94,9 @@ void guest_main(uint32_t magic, const struct mb_info *mbi)
     uint32_t aux = rdtscp_aux();
     printf("tsc: rdtscp aux 0x%x, rdmsr 0x%x\n", aux, (uint32_t)rdmsr(MSR_TSC_AUX));
     printf("tsc: PIT channel 2 counted 10 ms in %llu TSC ticks\n", (unsigned long long)pit_10ms_in_tsc());
+    print_rtc("");
+    set_rtc();
+    print_rtc(" set to 1999-12-31 23:59:58, reads");
     uint64_t ms = cmdline_num(mbi, "tick", 0);
     if (!ms)
         guest_exit(0);

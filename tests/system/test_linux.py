@@ -4,7 +4,8 @@ deps/guest, a busybox initramfs, tests/system/hopvm-linux.cfg).
 What this checks today is the Linux boot protocol (vmm/bzimage.c), end to
 end: the kernel decompresses and starts, and what it says about itself
 shows that it found everything the zero page gives it where hopvm put it:
-the command line, the e820 map, and the initrd at the top of guest RAM. The
+the command line, the e820 map, and the initrd at the top of guest RAM;
+and it reads the time of day from the guest's RTC. The
 platform it needs to go further (local APIC, interrupt controllers,
 timers, ACPI tables) is issue 13's next step: today the kernel finds no
 timer to calibrate against and waits, running, for one."""
@@ -35,6 +36,8 @@ def test_debian_kernel_boots_with_hopvms_zero_page(console):
     start = (RAM - size) & ~0xfff
     m = re.search(r"RAMDISK: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]", log)
     assert m and int(m.group(1), 16) == start and int(m.group(2), 16) == RAM - 1, (m and m.group(0), hex(start))
+    # It read the time from the RTC (vmm/dev_rtc.c).
+    assert "Unable to read current time from RTC" not in log, log
     # Whatever stopped it from going further, it did not crash.
     out = console.cmd("vm info linux")
     assert re.search(r"^state:\s+running", out, re.M), out
