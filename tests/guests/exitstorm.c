@@ -3,7 +3,7 @@
  * the line), then exits 0. */
 #include "rt.h"
 
-#define POST_PORT 0x80
+#define EMPTY_PORT 0x2e0 /* nothing there: each write an exit hopvm counts as unclaimed */
 
 void guest_main(uint32_t magic, const struct mb_info *mbi)
 {
@@ -12,7 +12,7 @@ void guest_main(uint32_t magic, const struct mb_info *mbi)
     uint32_t r[4];
     uint64_t t0 = rdtsc();
     for (uint32_t i = 0; i < n; i++)
-        outb(POST_PORT, (uint8_t)i);
+        outb(EMPTY_PORT, (uint8_t)i);
     uint64_t t1 = rdtsc();
     for (uint32_t i = 0; i < n; i++)
         cpuid(0, r);

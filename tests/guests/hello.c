@@ -26,7 +26,7 @@ void guest_main(uint32_t magic, const struct mb_info *mbi)
             printf("hello: module %u '%s' %u bytes\n", i, (const char *)(uintptr_t)m[i].string,
                    m[i].mod_end - m[i].mod_start);
     }
-    printf("hello: unclaimed port 0x80 reads 0x%x\n", inb(0x80));
+    printf("hello: unclaimed port 0x2e0 reads 0x%x\n", inb(0x2e0));
     uint32_t r[4];
     cpuid(0x40000000, r);
     printf("hello: hypervisor '%c%c%c%c%c' max leaf 0x%x\n", (char)r[1], (char)(r[1] >> 8),

@@ -66,7 +66,7 @@ def test_hello_multiboot(console):
     assert "hello: mmap 00100000-00ffffff type 1" in log
     assert re.search(r"hello: module 0 'counter\.elf first module' \d+ bytes", log)
     assert re.search(r"hello: module 1 'crash\.elf' \d+ bytes", log)
-    assert "hello: unclaimed port 0x80 reads 0xff" in log  # unclaimed ports float high
+    assert "hello: unclaimed port 0x2e0 reads 0xff" in log  # unclaimed ports float high
     assert "hello: hypervisor 'hopvm' max leaf 0x40000010" in log
     out = info(console, "hello")
     assert "exit code: 0" in out and re.search(r"state:\s+exited", out)
@@ -276,9 +276,11 @@ def test_guest_tsc_is_its_own(console):
     assert a <= b <= c and c - a < second, (a, b, c, khz)
     assert "tsc: rdtscp aux 0x5a5a1234, rdmsr 0x5a5a1234\n" in log, log  # IA32_TSC_AUX
     # The PIT runs at 1.193182 MHz of the same time as the TSC: 10 ms of it
-    # is 10 ms of TSC ticks, give or take the polling (an exit per poll).
+    # is 10 ms of TSC ticks, less only by the exit between the load and the
+    # first RDTSC, more by the last poll
+    # (an exit each) and a time slice another guest may have taken (10 ms).
     pit = int(re.search(r"tsc: PIT channel 2 counted 10 ms in (\d+) TSC ticks", log).group(1))
-    assert 0.9 * second / 100 < pit < 1.3 * second / 100, (pit, khz)
+    assert 0.9 * second / 100 < pit < 3 * second / 100, (pit, khz)
     # The guest's RTC runs from the host's (read by hopvm at start-up; under
     # QEMU that is the wall clock in UTC, Bochs's is an hour off whatever
     # its clock option says), and a guest sets its own without touching it.
@@ -312,7 +314,9 @@ def test_guest_xsave_as_cpuid_offers_it(console):
     console.log_until("avx2", r"avx 2 intact", timeout=120)
     for name in ("xstate", "xstate64"):
         console.cmd(f"vm start {name}")
-        console.expect(rf"vm {name}: (exited with code \d+|stopped: [^\r\n]*)", timeout=60)
+        # The whole line: pexpect would match a part of it still arriving.
+        console.expect(rf"vm {name}: (exited with code \d+|stopped: [^\r\n]*'vm info {name}' shows the registers)",
+                       timeout=60)
         ended = console.p.match.group(1).decode()
         log = console.cmd(f"vm log {name}")
         if console.machine == "qemu-svm":
