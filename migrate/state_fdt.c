@@ -182,11 +182,16 @@ int mig_vcpu_encode(const struct mig_vcpu *v, void *buf, size_t cap, size_t *len
     const uint32_t ev[EVENT_CELLS] = { e->type, e->vector, e->has_error, e->error };
     wr_cells(&w, "event", ev, EVENT_CELLS);
     wr_bytes(&w, "fxsave", v->fxsave, sizeof(v->fxsave));
-    /* Later additions, which an older reader skips: XCR0, and the AVX
-     * state only where XCR0 has AVX on (otherwise the guest cannot see it). */
+    /* Later additions, which an older reader skips: XCR0, TSC_AUX, and the
+     * AVX state unless it is all zero (its initial configuration). It goes
+     * whether or not XCR0 has AVX on now: a guest that turned AVX off and
+     * on again finds its YMM state, as on hardware. */
     wr_u64(&w, "xcr0", v->xcr0);
     wr_u32(&w, "tsc-aux", v->tsc_aux);
-    if (v->xcr0 & XCR0_AVX)
+    bool ymm = false;
+    for (size_t i = 0; i < sizeof(v->ymmh); i++)
+        ymm |= v->ymmh[i] != 0;
+    if (ymm)
         wr_bytes(&w, "ymm-hi128", v->ymmh, sizeof(v->ymmh));
     wr_end(&w);
     return wr_finish(&w, len);
@@ -260,8 +265,9 @@ static int rd_event(struct tree_rd *r, int node, struct vcpu_event *e)
 
 /* XCR0 and the AVX state, both optional (an older writer had neither: its
  * guests could not enable XSAVE). XCR0's rules against the target's CPU
- * are vcpu_check_xcr0's, at load; here only what makes the record itself
- * inconsistent. */
+ * are vcpu_check_xcr0's, at load; a target without AVX drops the YMM upper
+ * halves (its guests cannot have AVX in CPUID, which the VM_DEF check
+ * enforces). */
 static int rd_xstate(struct tree_rd *r, int node, struct mig_vcpu *v)
 {
     int has = rd_has(r, node, "xcr0");
@@ -273,8 +279,6 @@ static int rd_xstate(struct tree_rd *r, int node, struct mig_vcpu *v)
         return -1;
     if (!has)
         return 0;
-    if (!(v->xcr0 & XCR0_AVX))
-        return rd_fail(r, "ymm-hi128 without AVX in xcr0 0x%llx", (unsigned long long)v->xcr0);
     const uint8_t *y = rd_exact(r, node, "ymm-hi128", MIG_YMMH_SIZE);
     if (!y)
         return -1;

@@ -317,7 +317,7 @@ static void start(bool source, const char *password, bool v1)
         mig_target_init(&tp.s, &tgt_ops, NULL, &p, tp.out, tp.in);
     memset(rnd, 0, sizeof(rnd));
     tp.t0 = time_ns();
-    tp.t_pause = tp.t_handover = tp.t_stream = tp.t_sent = 0;
+    tp.t_pause = tp.t_handover = tp.t_stream = tp.t_sent = tp.t_kdf = 0;
     tp.dirty_mode = NULL;
     tp.said_auth = false;
 }
@@ -345,7 +345,9 @@ static bool on_poll(void)
     if (!tp.active || !tp.s.kdf_running)
         return false;
     uint64_t t0 = time_ns();
-    bool at_once = t0 - tp.t0 > KDF_SPREAD_NS, more;
+    if (!tp.t_kdf)
+        tp.t_kdf = t0;
+    bool at_once = t0 - tp.t_kdf > KDF_SPREAD_NS, more;
     do
         more = mig_work(&tp.s);
     while (more && (at_once || time_ns() - t0 < KDF_SLICE_NS));

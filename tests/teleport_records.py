@@ -67,6 +67,7 @@ class RecordWatch:
         if off >= 1 << 31 or off >= len(payload):
             return "pass"       # after a gap, or nothing new
         new = payload[off:]
+        first_new = st.next
         st.next = (st.next + len(new)) & 0xffffffff
         verdict = "pass"
         for t in self._records(st, new):
@@ -77,7 +78,7 @@ class RecordWatch:
         if verdict == "corrupt":
             return corrupt(frame)
         if verdict == "reset":
-            return reset(frame)
+            return reset(frame, first_new)
         return verdict
 
     def _segment(self, frame):
@@ -148,17 +149,17 @@ def corrupt(frame):
     return bytes(f)
 
 
-def reset(frame):
-    """A TCP RST in place of frame: same addresses and ports, its sequence
-    number (so the receiver takes it, RFC 793 3.4 / RFC 5961 3.2), no
-    payload."""
+def reset(frame, seq):
+    """A TCP RST in place of frame: same addresses and ports, at seq, the
+    next byte the receiver expects (it takes a RST only there: RFC 5961
+    3.2, as lwIP does), no payload."""
     ip = ETH_HDR
     ihl = (frame[ip] & 0xf) * 4
     hdr = bytearray(frame[ip:ip + ihl])
     struct.pack_into(">H", hdr, 2, ihl + 20)
     struct.pack_into(">H", hdr, 10, 0)
     struct.pack_into(">H", hdr, 10, _csum(bytes(hdr)))
-    sport, dport, seq = struct.unpack_from(">HHI", frame, ip + ihl)
+    sport, dport = struct.unpack_from(">HH", frame, ip + ihl)
     tcp = bytearray(struct.pack(">HHIIBBHHH", sport, dport, seq, 0, 5 << 4, 0x04, 0, 0, 0))
     struct.pack_into(">H", tcp, 16, _tcp_csum(bytes(hdr), bytes(tcp)))
     return bytes(frame[:ip]) + bytes(hdr) + bytes(tcp)

@@ -80,28 +80,29 @@ static void e820_add(uint8_t *bp, uint64_t addr, uint64_t len, uint32_t type)
     bp[BP_E820_ENTRIES] = n + 1;
 }
 
-/* Where the protected-mode kernel goes (boot.rst, "kernel_alignment",
- * "relocatable_kernel", "pref_address", "init_size"). */
+/* Where the protected-mode kernel goes, and where what it uses ends. The
+ * x86-64 decompressor (arch/x86/boot/compressed/head_64.S) runs the kernel
+ * at the load address rounded up to kernel_alignment, but never below
+ * LOAD_PHYSICAL_ADDR, which is pref_address: loading lower saves nothing,
+ * so the kernel goes at pref_address and needs init_size from there
+ * (boot.rst, "pref_address", "init_size", "kernel_alignment"). */
 static int place_kernel(const struct guest_ram *ram, const uint8_t *f, uint64_t kbytes, uint64_t *at,
                         uint64_t *end, char *err, size_t n)
 {
     uint64_t pref = rd64(f + HDR_PREF_ADDRESS), need = MAX((uint64_t)rd32(f + HDR_INIT_SIZE), kbytes);
-    uint64_t align = rd32(f + HDR_KERNEL_ALIGN), top = MIN(ram->size, IDENTITY_END);
-    bool relocatable = f[HDR_RELOCATABLE] != 0;
-    if (pref >= GUEST_KERNEL_MIN && pref <= top && need <= top - pref) {
-        *at = pref;
-    } else if (!relocatable) {
-        return load_fail(err, n, "the kernel is not relocatable and wants 0x%lx-0x%lx: give the guest at least "
-                         "%lu MiB", pref, pref + need, (pref + need + (1 << 20) - 1) >> 20);
-    } else {
+    uint64_t align = rd32(f + HDR_KERNEL_ALIGN), top = MIN(ram->size, IDENTITY_END), run = pref;
+    if (pref < GUEST_KERNEL_MIN || pref >= IDENTITY_END)
+        return load_fail(err, n, "the kernel wants to run at 0x%lx, not between 1 MiB and 4 GiB", pref);
+    if (f[HDR_RELOCATABLE]) {
         if (align < PAGE_SIZE || (align & (align - 1)) || align > (1ull << 30))
             return load_fail(err, n, "kernel_alignment 0x%lx is not a power of two from 4 KiB to 1 GiB", align);
-        *at = (GUEST_KERNEL_MIN + align - 1) & ~(align - 1);
-        if (*at > top || need > top - *at)
-            return load_fail(err, n, "the kernel needs %lu MiB from 0x%lx (init_size): give the guest at least "
-                             "%lu MiB", need >> 20, *at, (*at + need + (1 << 20) - 1) >> 20);
+        run = (pref + align - 1) & ~(align - 1);
     }
-    *end = *at + need;
+    if (run > top || need > top - run)
+        return load_fail(err, n, "the kernel needs %lu MiB from 0x%lx (init_size): give the guest at least %lu MiB",
+                         need >> 20, run, (run + need + (1 << 20) - 1) >> 20);
+    *at = pref;
+    *end = run + need;
     return 0;
 }
 

@@ -175,10 +175,12 @@ static bool handle_shutdown(struct vcpu *v, struct vm_exit *e)
 
 static bool handle_mmio(struct vcpu *v, struct vm_exit *e)
 {
-    if (e->u.mmio.fetch) {
-        /* Code outside RAM: nothing there to run. */
+    if (e->u.mmio.fetch || e->u.mmio.walk) {
+        /* Code outside RAM, or page tables there: nothing to run or to
+         * walk (an MMIO emulation of the access would be wrong). */
         static char why[96];
-        ksnprintf(why, sizeof(why), "instruction fetch outside its memory at guest-physical 0x%lx", e->u.mmio.gpa);
+        ksnprintf(why, sizeof(why), "%s outside its memory at guest-physical 0x%lx",
+                  e->u.mmio.walk ? "page tables" : "instruction fetch", e->u.mmio.gpa);
         v->fail = why;
         return false;
     }

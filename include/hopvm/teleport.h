@@ -46,6 +46,7 @@ struct teleport {
     bool bw_timer;
     uint64_t t0, t_stream, t_pause, t_handover, t_end;
     uint64_t t_sent; /* source: the final round's last byte went to TCP; target: COMMIT_READY did */
+    uint64_t t_kdf;  /* when the key derivation began (0: not yet) */
 };
 extern struct teleport tp;      /* the current or last teleport (`info migrate`) */
 

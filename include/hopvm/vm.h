@@ -54,6 +54,7 @@ struct vm_exit {
         struct {
             uint64_t gpa;
             bool write, fetch;
+            bool walk;     /* on the guest's own page-table walk, not its access */
         } mmio;
         uint32_t msr;
         struct {

@@ -135,18 +135,23 @@ static void good(void)
     CHECK(load_with(RAM, "", rd, sizeof(rd), 0, &r) == -1 && strstr(err, "does not fit"));
     make();
 
-    /* Too little RAM for pref_address: a relocatable kernel goes to the
-     * first kernel_alignment boundary above 1 MiB. */
-    CHECK(load_with(16u << 20, "", NULL, 0, 0, &r) == 0);
-    CHECK_U64(r.entry, 0x200000 + 0x200);
-    CHECK(!memcmp(ram_buf + 0x200000, img + SETUP_LEN, KBYTES - 0x100));
-    CHECK(load_with(8u << 20, "", NULL, 0, 0, &r) == -1 && strstr(err, "give the guest at least 10 MiB"));
-    img[0x234] = 0; /* not relocatable: pref_address or nothing */
-    CHECK(load_with(16u << 20, "", NULL, 0, 0, &r) == -1 && strstr(err, "not relocatable"));
+    /* Too little RAM for pref_address + init_size: refused, relocatable or
+     * not (the decompressor never runs a kernel below pref_address). */
+    CHECK(load_with(16u << 20, "", NULL, 0, 0, &r) == -1 && strstr(err, "give the guest at least 24 MiB"));
+    img[0x234] = 0;
+    CHECK(load_with(16u << 20, "", NULL, 0, 0, &r) == -1 && strstr(err, "give the guest at least 24 MiB"));
     CHECK(load_with(RAM, "", NULL, 0, 0, &r) == 0 && r.entry == PREF + 0x200);
     make();
+    /* A pref_address off the alignment: the kernel runs at the next boundary. */
+    put64(0x258, PREF + 0x1000);
+    CHECK(load_with(RAM, "", NULL, 0, 0, &r) == 0 && r.entry == PREF + 0x1000 + 0x200);
+    CHECK_U64(r.image_end, PREF + 0x200000 + INIT_SIZE);
+    CHECK(load_with(PREF + INIT_SIZE + 0x100000, "", NULL, 0, 0, &r) == -1 && strstr(err, "needs 8 MiB from 0x1200000"));
+    put64(0x258, 0x80000);
+    CHECK(load_with(RAM, "", NULL, 0, 0, &r) == -1 && strstr(err, "not between 1 MiB and 4 GiB"));
+    make();
     put32(0x230, 0x3000);
-    CHECK(load_with(16u << 20, "", NULL, 0, 0, &r) == -1 && strstr(err, "kernel_alignment 0x3000"));
+    CHECK(load_with(RAM, "", NULL, 0, 0, &r) == -1 && strstr(err, "kernel_alignment 0x3000"));
 }
 
 static void refused(void)
@@ -197,6 +202,7 @@ int main(int argc, char **argv)
          * initrd and no modules (see there). 1 MiB fits its 4 MiB RAM. */
         make();
         put32(0x260, 0x100000);
+        put64(0x258, 0x200000); /* runs at 2 MiB: fits the fuzzer's 4 MiB */
         FILE *f = fopen(argv[2], "wb");
         uint8_t pad = 0;
         int bad = !f || fwrite(img, 1, FILE_LEN, f) != FILE_LEN || fwrite(&pad, 1, 1, f) != 1 || fclose(f);

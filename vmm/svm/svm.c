@@ -296,6 +296,7 @@ static void decode(struct vcpu *v, const struct vmcb *vm, struct vm_exit *e)
         e->u.mmio.gpa = c->exitinfo2;
         e->u.mmio.write = c->exitinfo1 & NPF_WRITE;
         e->u.mmio.fetch = c->exitinfo1 & NPF_FETCH;
+        e->u.mmio.walk = c->exitinfo1 & NPF_GUEST_WALK;
         return;
     }
     /* VMEXIT_INVALID is -1; QEMU stores it as a 32-bit value. */

@@ -174,6 +174,7 @@ _Static_assert(offsetof(struct vmcb_save, g_pat) == 0x268, "VMCB layout");
 /* #NPF EXITINFO1 (APM 15.25.6): page-fault error code bits. */
 #define NPF_WRITE           (1ull << 1)
 #define NPF_FETCH           (1ull << 4)
+#define NPF_GUEST_WALK      (1ull << 33) /* APM 15.25.6: the fault was on the guest's page-table walk */
 
 #define MSR_VM_HSAVE_PA     0xc0010117
 #define EFER_SVME           (1ull << 12)

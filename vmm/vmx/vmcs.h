@@ -186,6 +186,8 @@
 #define IOQ_PORT_SHIFT         16
 #define EPTQ_WRITE             (1u << 1)
 #define EPTQ_FETCH             (1u << 2)
+#define EPTQ_LINEAR_VALID      (1u << 7) /* SDM Vol.3C table 28-7: a linear address was being translated */
+#define EPTQ_FINAL             (1u << 8) /* ... and the access was to its translation, not a paging entry */
 
 /* EPT (SDM Vol.3C 29.3) */
 #define EPT_MEMTYPE_WB         (6ull << 3)

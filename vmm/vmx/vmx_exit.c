@@ -140,6 +140,7 @@ bool vmx_decode(struct vcpu *v, struct vm_exit *e, const struct vmx_caps *c)
         e->info2 = e->u.mmio.gpa;
         e->u.mmio.write = q & EPTQ_WRITE;
         e->u.mmio.fetch = q & EPTQ_FETCH;
+        e->u.mmio.walk = (q & EPTQ_LINEAR_VALID) && !(q & EPTQ_FINAL);
         break;
     default:
         break;
