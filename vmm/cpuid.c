@@ -1,5 +1,6 @@
 /* What a guest sees from CPUID: the host's answers, minus what hopvm does
  * not virtualize, plus a hypervisor leaf range at 0x40000000. */
+#include <hopvm/hv.h>
 #include <hopvm/lib.h>
 #include <hopvm/time.h>
 #include <hopvm/vm.h>
@@ -24,6 +25,7 @@
 #define L1_ECX_OSXSAVE (1u << 27)
 #define L1_ECX_AVX_FAMILY ((1u << 12) | (1u << 28) | (1u << 29)) /* FMA, AVX, F16C: YMM state */
 #define L7_EBX_AVX2 (1u << 5)
+#define E1_EDX_RDTSCP (1u << 27)
 #define L1_EDX_ALLOWED ((1u << 0) | (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | \
                         (1u << 8) | (1u << 11) | (1u << 13) | (1u << 15) | (1u << 16) | (1u << 17) | \
                         (1u << 19) | (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26))
@@ -128,6 +130,8 @@ void cpuid_policy(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t r[4])
     case 0x80000001:
         r[2] &= E1_ECX_ALLOWED;
         r[3] &= E1_EDX_ALLOWED;
+        if (hv() && hv()->guest_rdtscp && !hv()->guest_rdtscp())
+            r[3] &= ~E1_EDX_RDTSCP; /* it would #UD in the guest */
         break;
     default:
         break;

@@ -27,6 +27,10 @@ struct hv_backend {
      * IA32_VMX_CR4_FIXED1 allows (SDM Vol.3D A.8). NULL: every bit the
      * guest's CPUID offers (AMD-V: APM Vol.2 15.5.1). */
     uint64_t (*guest_cr4_bits)(void);
+    /* False if a guest's RDTSCP would #UD on this backend (VT-x without
+     * the "enable RDTSCP" control, SDM Vol.3C 25.6.2): CPUID then hides
+     * it. NULL: RDTSCP runs (AMD-V does not intercept it). */
+    bool (*guest_rdtscp)(void);
     /* The nested tables (vmm/nested_pt.c) are the core's; a backend adds
      * the extra bits of every leaf (EPT: the memory type) ... */
     uint64_t npt_leaf;

@@ -390,6 +390,8 @@ static void vmx_flush_nested(struct vm *vm)
 #define EPT_DIRTY (1ull << 9) /* SDM Vol.3C 29.3.5, table 29-6: bit 9 of a leaf */
 static uint64_t vmx_npt_dirty_bit(void) { return caps.ept_ad ? EPT_DIRTY : 0; }
 
+static bool vmx_guest_rdtscp(void) { return caps.proc2 & PROC2_RDTSCP; }
+
 const struct hv_backend vmx_backend = {
     .name = "VT-x (VMX + EPT)",
     .cpu_enable = vmx_cpu_enable,
@@ -401,6 +403,7 @@ const struct hv_backend vmx_backend = {
     .get_state = vmx_get_state,
     .set_state = vmx_set_state,
     .guest_cr4_bits = vmx_guest_cr4_bits,
+    .guest_rdtscp = vmx_guest_rdtscp,
     .npt_leaf = EPT_MEMTYPE_WB,
     .npt_dirty_bit = vmx_npt_dirty_bit,
     .flush_nested = vmx_flush_nested,
