@@ -97,7 +97,7 @@ bool i8254_out(const struct i8254 *p, unsigned ch, uint64_t now)
     uint64_t k = counted(c, now);
     switch (c->mode) {
     case 0: /* low from the count's write to the terminal count */
-        return c->loaded && k >= n;
+        return c->loaded && !c->out_low && k >= n;
     case 1: /* low from the trigger to the terminal count */
         return !c->loaded || !c->counting || k >= n;
     case 2: /* low for the one clock the count is 1 */
@@ -158,6 +158,7 @@ static void load(struct i8254_channel *c, uint32_t count, uint64_t now)
 {
     c->reload = count;
     c->loaded = true;
+    c->out_low = false;
     c->frozen = 0;
     c->start = now;
     c->counting = !gate_triggers(c->mode);
@@ -179,9 +180,10 @@ void i8254_write(struct i8254 *p, unsigned port, uint8_t val, uint64_t now)
         if (!c->write_msb_next) {
             c->write_lsb = val;
             c->write_msb_next = true;
-            if (c->mode == 0) { /* mode 0: the first byte stops the count (datasheet, "Mode 0") */
+            if (c->mode == 0) { /* mode 0: the first byte stops the count, OUT goes low (datasheet, "Mode 0") */
                 c->frozen = counted(c, now);
                 c->counting = false;
+                c->out_low = true;
             }
         } else {
             c->write_msb_next = false;

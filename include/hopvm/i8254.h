@@ -19,6 +19,7 @@ struct i8254_channel {
     uint32_t reload;       /* the count last written, 1..65536 (0 is written as 65536) */
     bool loaded;           /* a count was written since the mode was set */
     bool counting;         /* the count is running (modes 1 and 5: triggered) */
+    bool out_low;          /* mode 0: the first byte of a new count came, OUT is low */
     uint64_t start;        /* tick at which the current count began */
     uint64_t frozen;       /* ticks counted before the gate last went low */
     bool gate;

@@ -35,6 +35,12 @@ static void mode0(void)
     CHECK(i8254_out(&p, 0, 5000)); /* stays high */
     CHECK_U64(read16(0, 1101), 0xffff); /* and the count wraps */
     /* The first byte of a new count stops the count; the second loads it. */
+    program(0, 0, 50, 5000);
+    CHECK(i8254_out(&p, 0, 5100)); /* the count has expired: OUT high */
+    i8254_write(&p, 0, 10, 5100);
+    CHECK(!i8254_out(&p, 0, 5200)); /* the first byte of a new one sets it low at once */
+    i8254_write(&p, 0, 0, 5200);
+    CHECK(!i8254_out(&p, 0, 5209) && i8254_out(&p, 0, 5210));
     program(0, 0, 50, 6000);
     i8254_write(&p, 0, 10, 6020);
     CHECK_U64(i8254_count(&p, 0, 6500), 30);
