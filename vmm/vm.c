@@ -100,29 +100,25 @@ static void boot_state(struct vcpu_state *s, const struct load_result *lr)
         s->cr0 = CR0_PE | CR0_ET;
         s->gpr[GPR_RAX] = MULTIBOOT_BOOT_MAGIC;
         s->gpr[GPR_RBX] = lr->info;
-    } else if (lr->mode == BOOT_LINUX64) {
-        /* Linux boot protocol, 64-bit entry (boot.rst): long mode, paging
-         * identity-mapping the kernel, zero page and command line, CS
-         * __BOOT_CS and DS/ES/SS __BOOT_DS, interrupts off, RSI the zero
-         * page. */
-        struct seg_state lds = {GUEST_SEL_LINUX_DS, data, 0xffffffffu, 0};
-        s->ds = s->es = s->fs = s->gs = s->ss = lds;
-        s->cs = (struct seg_state){GUEST_SEL_LINUX_CS, code | SEG_ATTR_L, 0xffffffffu, 0};
-        s->cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
-        s->cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
-        s->cr3 = GUEST_PML4;
-        s->efer = EFER_LME | EFER_LMA;
-        s->gpr[GPR_RSP] = GUEST_STACK_TOP;
-        s->gpr[GPR_RSI] = lr->info;
     } else {
-        s->cs = (struct seg_state){GUEST_SEL_CODE64, code | SEG_ATTR_L, 0xffffffffu, 0};
+        /* Long mode with the loader's identity map (ELF64 and Linux). */
         s->cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
         s->cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
         s->cr3 = GUEST_PML4;
         s->efer = EFER_LME | EFER_LMA;
         s->gpr[GPR_RSP] = GUEST_STACK_TOP;
-        s->gpr[GPR_RDI] = lr->info;
-        s->gpr[GPR_RSI] = MULTIBOOT_BOOT_MAGIC;
+        if (lr->mode == BOOT_LINUX64) {
+            /* Linux boot protocol, 64-bit entry (boot.rst): CS __BOOT_CS,
+             * DS/ES/SS __BOOT_DS, interrupts off, RSI the zero page. */
+            struct seg_state lds = {GUEST_SEL_LINUX_DS, data, 0xffffffffu, 0};
+            s->ds = s->es = s->fs = s->gs = s->ss = lds;
+            s->cs = (struct seg_state){GUEST_SEL_LINUX_CS, code | SEG_ATTR_L, 0xffffffffu, 0};
+            s->gpr[GPR_RSI] = lr->info;
+        } else {
+            s->cs = (struct seg_state){GUEST_SEL_CODE64, code | SEG_ATTR_L, 0xffffffffu, 0};
+            s->gpr[GPR_RDI] = lr->info;
+            s->gpr[GPR_RSI] = MULTIBOOT_BOOT_MAGIC;
+        }
     }
 }
 

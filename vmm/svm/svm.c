@@ -404,7 +404,8 @@ static void svm_vcpu_run(struct vcpu *v, struct vm_exit *e)
         v->rip = vm->save.rip;
         v->rflags = vm->save.rflags;
         requeue_event(v, vm->ctl.exitintinfo);
-        const char *xcr0_bad = fpu_xcr0_after_exit(v); /* before anything XSAVEs */
+        /* Without CR4.OSXSAVE the guest cannot have run XSETBV: no read-back. */
+        const char *xcr0_bad = (vm->save.cr4 & CR4_OSXSAVE) ? fpu_xcr0_after_exit(v) : NULL;
         sti(); /* a host interrupt that ended the run is taken here */
         if (xcr0_bad) {
             memset(e, 0, sizeof(*e));
