@@ -93,7 +93,13 @@ void guest_main(uint32_t magic, const struct mb_info *mbi)
     wrmsr(MSR_TSC_AUX, TSC_AUX_SET);
     uint32_t aux = rdtscp_aux();
     printf("tsc: rdtscp aux 0x%x, rdmsr 0x%x\n", aux, (uint32_t)rdmsr(MSR_TSC_AUX));
-    printf("tsc: PIT channel 2 counted 10 ms in %llu TSC ticks\n", (unsigned long long)pit_10ms_in_tsc());
+    /* The least of three: a time slice another guest takes only adds. */
+    uint64_t pit = pit_10ms_in_tsc();
+    for (int i = 0; i < 2; i++) {
+        uint64_t t = pit_10ms_in_tsc();
+        pit = t < pit ? t : pit;
+    }
+    printf("tsc: PIT channel 2 counted 10 ms in %llu TSC ticks\n", (unsigned long long)pit);
     print_rtc("");
     set_rtc();
     print_rtc(" set to 1999-12-31 23:59:58, reads");

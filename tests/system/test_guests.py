@@ -277,10 +277,11 @@ def test_guest_tsc_is_its_own(console):
     assert "tsc: rdtscp aux 0x5a5a1234, rdmsr 0x5a5a1234\n" in log, log  # IA32_TSC_AUX
     # The PIT runs at 1.193182 MHz of the same time as the TSC: 10 ms of it
     # is 10 ms of TSC ticks, less only by the exit between the load and the
-    # first RDTSC, more by the last poll
-    # (an exit each) and a time slice another guest may have taken (10 ms).
+    # first RDTSC, more by the last poll (an exit each). The guest prints the
+    # least of three, so a time slice another guest took does not count; a
+    # PIT off by even a third fails.
     pit = int(re.search(r"tsc: PIT channel 2 counted 10 ms in (\d+) TSC ticks", log).group(1))
-    assert 0.9 * second / 100 < pit < 3 * second / 100, (pit, khz)
+    assert 0.9 * second / 100 < pit < 1.33 * second / 100, (pit, khz)
     # The guest's RTC runs from the host's (read by hopvm at start-up; under
     # QEMU that is the wall clock in UTC, Bochs's is an hour off whatever
     # its clock option says), and a guest sets its own without touching it.
