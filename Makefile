@@ -64,7 +64,7 @@ DEP_SRC := $(LWIP_SRC) $(BEARSSL_SRC) $(LIBFDT_SRC)
 KCFLAGS += $(BEARSSL_INC)
 
 BOOT_SRC := $(wildcard boot/*.c)
-CORE_SRC := $(wildcard vmm/*.c vmm/lib/*.c vmm/svm/*.c vmm/vmx/*.c drivers/*.c drivers/lwip/*.c migrate/*.c) $(DEP_SRC)
+CORE_SRC := $(wildcard vmm/*.c vmm/dev/*.c vmm/lib/*.c vmm/svm/*.c vmm/vmx/*.c drivers/*.c drivers/lwip/*.c migrate/*.c) $(DEP_SRC)
 CORE_ASM := $(wildcard vmm/*.S vmm/svm/*.S vmm/vmx/*.S)
 OBJS := $(BOOT_SRC:%.c=$(BUILD)/obj/%.o) $(CORE_SRC:%.c=$(BUILD)/obj/%.o) $(CORE_ASM:%.S=$(BUILD)/obj/%.o)
 

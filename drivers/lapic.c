@@ -38,7 +38,7 @@ static void apic_write(uint32_t reg, uint32_t v)
         mmio_write32(mmio + reg, v);
 }
 
-int lapic_init(void)
+int host_lapic_init(void)
 {
     uint64_t b = rdmsr(MSR_IA32_APIC_BASE);
     if (!(b & APIC_BASE_ENABLE))
@@ -52,12 +52,12 @@ int lapic_init(void)
     return 0;
 }
 
-void lapic_eoi(void) { apic_write(APIC_EOI, 0); }
+void host_lapic_eoi(void) { apic_write(APIC_EOI, 0); }
 
 /* SDM Vol.3A 11.4.6: xAPIC IDs are bits 31:24; x2APIC IDs are 32 bits. */
-uint32_t lapic_id(void) { return x2apic ? apic_read(APIC_ID) : apic_read(APIC_ID) >> 24; }
+uint32_t host_lapic_id(void) { return x2apic ? apic_read(APIC_ID) : apic_read(APIC_ID) >> 24; }
 
-uint64_t lapic_timer_start(uint8_t vector, unsigned hz)
+uint64_t host_lapic_timer_start(uint8_t vector, unsigned hz)
 {
     /* Measure the APIC timer against the calibrated TSC, one-shot and masked. */
     apic_write(APIC_TMR_DIV, TMR_DIV_16);

@@ -12,7 +12,7 @@ static void on_nic_irq(struct trap_frame *tf)
     (void)tf;
     nic_irq_pending = true;
     irqs++;
-    lapic_eoi();
+    host_lapic_eoi();
 }
 
 void nic_irq_init(void) { irq_register(VEC_NIC, on_nic_irq); }

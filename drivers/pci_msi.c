@@ -28,7 +28,7 @@
 #define MSIX_MASKED       1u
 #define MSG_ADDR_BASE     0xfee00000u
 
-static uint32_t msg_addr(void) { return MSG_ADDR_BASE | (lapic_id() & 0xff) << 12; }
+static uint32_t msg_addr(void) { return MSG_ADDR_BASE | (host_lapic_id() & 0xff) << 12; }
 
 int pci_msi_enable(struct pci_dev *d, uint8_t vector)
 {

@@ -12,7 +12,7 @@
 # Makefile), so this file may be included before or after them.
 
 HOST_SRC := vmm/lib/format.c vmm/bitmap.c vmm/pmm.c vmm/lineedit.c vmm/args.c vmm/cmd.c vmm/config.c \
-	vmm/inet.c vmm/loader.c vmm/multiboot.c vmm/bzimage.c vmm/i8254.c vmm/mc146818.c vmm/insn.c vmm/nettest_pattern.c \
+	vmm/inet.c vmm/loader.c vmm/multiboot.c vmm/bzimage.c vmm/i8254.c vmm/mc146818.c vmm/lapic.c vmm/ioapic.c vmm/i8259.c vmm/acpi_guest.c vmm/insn.c vmm/nettest_pattern.c \
 	vmm/vcpu_check.c vmm/vcpu_check_seg.c \
 	drivers/acpi_aml.c drivers/pci_bar.c \
 	migrate/session.c migrate/source.c migrate/target.c migrate/auth.c migrate/stream.c \

@@ -56,7 +56,8 @@
 #define SETUP_SECTS_DEFAULT 4          /* setup_sects 0 means 4 */
 #define CMDLINE_SIZE_OLD   255         /* before protocol 2.06 */
 #define EBDA_START         0x9fc00ull  /* the last KiB below 640 KiB, as a PC BIOS keeps it */
-#define BIOS_START         0xf0000ull
+#define BIOS_START         GUEST_ACPI  /* the BIOS area, where the ACPI tables are */
+#define BP_ACPI_RSDP_ADDR  0x070       /* boot_params.acpi_rsdp_addr (protocol 2.14) */
 #define LOW_END            0xa0000ull
 #define IDENTITY_END       (4ull << 30) /* loader.c's page tables map 0-4 GiB */
 #define LINUX_RAM_MAX      (3ull << 30) /* above: the APIC/IOAPIC/PCI hole would need a split map */
@@ -183,6 +184,8 @@ int bzimage_load(const struct guest_ram *ram, const struct load_req *req, struct
     wr32(bp + HDR_RAMDISK_SIZE, req->initrd.data ? (uint32_t)req->initrd.size : 0);
     /* What a PC's BIOS would report: conventional memory up to the EBDA,
      * the BIOS area reserved, RAM from 1 MiB on. */
+    uint64_t rsdp = GUEST_ACPI;
+    memcpy(bp + BP_ACPI_RSDP_ADDR, &rsdp, 8);
     e820_add(bp, 0, EBDA_START, E820_RAM);
     e820_add(bp, EBDA_START, LOW_END - EBDA_START, E820_RESERVED);
     e820_add(bp, BIOS_START, GUEST_KERNEL_MIN - BIOS_START, E820_RESERVED);

@@ -7,20 +7,35 @@
 #include <hopvm/x86.h>
 
 #define HV_LEAF_BASE   0x40000000u
-#define HV_LEAF_TIMING 0x40000010u /* EAX = TSC kHz, EBX = bus kHz (the VMware/KVM convention) */
+#define HV_LEAF_TIMING 0x40000010u /* EAX = TSC kHz, EBX = APIC bus kHz (the VMware/KVM convention) */
+/* The KVM paravirtual interface, one block of 0x100 leaves up, where a
+ * guest's scan for "KVMKVMKVM" finds it (Linux: hypervisor_cpuid_base(),
+ * Documentation/virt/kvm/x86/cpuid.rst; QEMU puts it there too beside
+ * Hyper-V's). It offers the clock only (vmm/kvmclock.c): no PV EOI, steal
+ * time, async page faults or PV IPIs. */
+#define KVM_LEAF_BASE     0x40000100u
+#define KVM_LEAF_FEATURES 0x40000101u
+#define KVM_FEATURE_NOP_IO_DELAY     (1u << 1)  /* port 0x80 delays are not needed */
+#define KVM_FEATURE_CLOCKSOURCE2     (1u << 3)  /* MSR_KVM_SYSTEM_TIME_NEW, MSR_KVM_WALL_CLOCK_NEW */
+#define KVM_FEATURE_CLOCKSOURCE_STABLE_BIT (1u << 24)
 
 /* Leaf 1 (SDM Vol.2A CPUID, tables 3-10 and 3-11): allow-lists, so a
  * feature is offered only if it needs nothing from hopvm, or what it needs
- * is there. Left out: ECX DTES64, MONITOR, DS-CPL, VMX, SMX, EST, TM2,
- * CNXT-ID, SDBG, xTPR, PDCM, PCID, DCA, x2APIC, TSC-deadline (debug store,
- * power and thermal control and the APIC are not virtualized); EDX MCE,
- * APIC, MTRR, MCA, PSN, DS, ACPI, SS, HTT, TM, PBE. XSAVE and the AVX
+ * is there. Offered with what hopvm emulates: APIC, x2APIC and
+ * TSC-deadline (vmm/lapic.c), MTRR (the interface, vmm/msr.c). Left out:
+ * ECX DTES64, MONITOR, DS-CPL, VMX, SMX, EST, TM2, CNXT-ID, SDBG, xTPR,
+ * PDCM, PCID, DCA (debug store, power and thermal control are not
+ * virtualized); EDX MCE, MCA, PSN, DS, ACPI, SS, HTT, TM, PBE. XSAVE and the AVX
  * family come from the XSAVE state hopvm switches (vmm/fpu.c); OSXSAVE is
  * the guest's CR4.OSXSAVE, filled in at the CPUID exit (vmm/exits.c). */
 #define L1_ECX_ALLOWED ((1u << 0) | (1u << 1) | (1u << 9) | (1u << 13) | (1u << 19) | (1u << 20) | \
                         (1u << 22) | (1u << 23) | (1u << 25) | (1u << 30))
 /* SSE3, PCLMULQDQ, SSSE3, CX16, SSE4.1, SSE4.2, MOVBE, POPCNT, AES, RDRAND */
 #define L1_ECX_HYPERVISOR (1u << 31)
+#define L1_ECX_PLATFORM ((1u << 21) | (1u << 24)) /* x2APIC, TSC-deadline */
+#define L1_EDX_PLATFORM ((1u << 9) | (1u << 12))  /* APIC, MTRR */
+#define L6_EAX_ARAT (1u << 2)       /* the APIC timer runs in every C-state */
+#define E7_EDX_INVARIANT_TSC (1u << 8) /* the guest's TSC rate never changes under it (but see kvmclock) */
 #define L1_ECX_XSAVE (1u << 26)
 #define L1_ECX_OSXSAVE (1u << 27)
 #define L1_ECX_AVX_FAMILY ((1u << 12) | (1u << 28) | (1u << 29)) /* FMA, AVX, F16C: YMM state */
@@ -96,6 +111,14 @@ void cpuid_policy(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t r[4])
             memcpy(&r[3], "vm\0\0", 4);
         } else if (leaf == HV_LEAF_TIMING) {
             r[0] = (uint32_t)(tsc_hz() / 1000);
+            r[1] = (uint32_t)(LAPIC_BUS_HZ / 1000);
+        } else if (leaf == KVM_LEAF_BASE) {
+            r[0] = KVM_LEAF_FEATURES;
+            memcpy(&r[1], "KVMK", 4);
+            memcpy(&r[2], "VMKV", 4);
+            memcpy(&r[3], "M\0\0\0", 4);
+        } else if (leaf == KVM_LEAF_FEATURES) {
+            r[0] = KVM_FEATURE_NOP_IO_DELAY | KVM_FEATURE_CLOCKSOURCE2 | KVM_FEATURE_CLOCKSOURCE_STABLE_BIT;
         }
         return;
     }
@@ -106,14 +129,24 @@ void cpuid_policy(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t r[4])
          * hopvm switches their state. No local APIC, MTRRs, machine-check
          * architecture or ACPI thermal control are emulated; one logical
          * CPU per package. */
-        r[2] = (r[2] & (L1_ECX_ALLOWED | xsave_ecx())) | L1_ECX_HYPERVISOR;
-        r[3] &= L1_EDX_ALLOWED;
-        r[1] = (r[1] & 0x0000ffffu) | (1u << 16) | (v->id << 24); /* count 1, APIC ID */
+        r[2] = (r[2] & (L1_ECX_ALLOWED | xsave_ecx())) | L1_ECX_HYPERVISOR | L1_ECX_PLATFORM;
+        r[3] = (r[3] & L1_EDX_ALLOWED) | L1_EDX_PLATFORM;
+        r[1] = (r[1] & 0x0000ffffu) | (1u << 16) | ((v->lapic.id & 0xff) << 24); /* count 1, APIC ID */
         break;
     case 0xd:
         xsave_leaf(v, sub, r);
         break;
-    case 0x5: case 0x6: case 0xa: case 0xf: case 0x10: case 0x12: case 0x14:
+    case 0x6:
+        /* Power management: only ARAT, which Linux wants before it trusts
+         * the TSC-deadline timer in a guest (apic_needs_pit()). */
+        r[0] = L6_EAX_ARAT;
+        r[1] = r[2] = r[3] = 0;
+        break;
+    case 0x80000007:
+        r[0] = r[1] = r[2] = 0;
+        r[3] = E7_EDX_INVARIANT_TSC;
+        break;
+    case 0x5: case 0xa: case 0xf: case 0x10: case 0x12: case 0x14:
     case 0x8000000a:
         /* MONITOR, power, PMU, RDT, SGX, PT, SVM: not offered. */
         r[0] = r[1] = r[2] = r[3] = 0;

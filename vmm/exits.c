@@ -24,6 +24,7 @@ const char *const exit_reason_names[EXIT_REASON_COUNT] = {
     [EXIT_ENTRY_FAILED] = "entry failed", [EXIT_UNHANDLED] = "unhandled",
     [EXIT_DIRTY] = "dirty-log write", [EXIT_CR_WRITE] = "cr write",
     [EXIT_XSETBV] = "xsetbv",       [EXIT_XCR0_UNTRAPPED] = "xcr0 untrapped",
+    [EXIT_IRQ_WINDOW] = "irq window",
 };
 
 static void inject_exception(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error)
@@ -87,13 +88,13 @@ static bool handle_string_io(struct vcpu *v, struct vm_exit *e)
         uint32_t val = 0;
         uint64_t la = base + (*ptr & amask);
         if (e->u.io.in) {
-            io_dispatch(v->vm, e->u.io.port, size, false, &val);
+            io_dispatch(v, e->u.io.port, size, false, &val);
             if (guest_write(v, &s, la, &val, size) != 0)
                 return true; /* #PF injected; RIP stays on the instruction */
         } else {
             if (guest_read(v, &s, la, &val, size) != 0)
                 return true;
-            io_dispatch(v->vm, e->u.io.port, size, true, &val);
+            io_dispatch(v, e->u.io.port, size, true, &val);
         }
         *ptr = (*ptr & ~amask) | ((*ptr + (uint64_t)step) & amask);
         if (e->u.io.rep)
@@ -110,7 +111,7 @@ static bool handle_io(struct vcpu *v, struct vm_exit *e)
         return handle_string_io(v, e);
     uint32_t mask = 0xffffffffu >> (32 - 8 * e->u.io.size);
     uint32_t val = e->u.io.in ? 0 : (uint32_t)v->gpr[GPR_RAX] & mask;
-    io_dispatch(v->vm, e->u.io.port, e->u.io.size, !e->u.io.in, &val);
+    io_dispatch(v, e->u.io.port, e->u.io.size, !e->u.io.in, &val);
     if (e->u.io.in)
         set_acc(v, e->u.io.size, val & mask);
     return skip(v, e);
@@ -160,8 +161,9 @@ static bool handle_wrmsr(struct vcpu *v, struct vm_exit *e)
 
 static bool handle_hlt(struct vcpu *v, struct vm_exit *e)
 {
-    /* No guest interrupt controller yet: the vCPU sleeps until its UART
-     * gets input (dev_uart.c wakes it). */
+    /* The vCPU sleeps until an event ends the HLT (vmm/irq.c, irq_wake;
+     * the scheduler asks) or, for guests that poll with interrupts off,
+     * its UART gets input (vmm/dev/uart.c wakes it). */
     v->halted = true;
     return skip(v, e);
 }
@@ -358,6 +360,7 @@ static bool (*const handlers[EXIT_REASON_COUNT])(struct vcpu *, struct vm_exit *
     [EXIT_CR_WRITE] = handle_cr_write,
     [EXIT_XSETBV] = handle_xsetbv,
     [EXIT_XCR0_UNTRAPPED] = handle_xcr0_untrapped,
+    [EXIT_IRQ_WINDOW] = handle_nothing, /* vmm/irq.c injects at the next entry */
 };
 
 bool vcpu_handle_exit(struct vcpu *v, struct vm_exit *e)

@@ -109,6 +109,24 @@ bool i8254_out(const struct i8254 *p, unsigned ch, uint64_t now)
     }
 }
 
+uint64_t i8254_edges(const struct i8254 *p, unsigned ch, uint64_t now)
+{
+    const struct i8254_channel *c = &p->ch[ch];
+    if (!c->loaded)
+        return 0;
+    uint32_t n = period(c);
+    uint64_t k = counted(c, now);
+    switch (c->mode) {
+    case 0: /* one rise, at the terminal count */
+        return !c->out_low && k >= n;
+    case 2: /* back up after the count of 1 ends each period */
+    case 3: /* up again as each period begins */
+        return k / n;
+    default: /* 1, 4, 5: one rise, after the terminal count's clock */
+        return c->counting && k > n;
+    }
+}
+
 static uint8_t status_of(const struct i8254 *p, unsigned ch, uint64_t now)
 {
     const struct i8254_channel *c = &p->ch[ch];

@@ -15,11 +15,12 @@ int io_register(struct vm *vm, uint16_t base, uint16_t len, io_fn fn, void *ctx,
     return 0;
 }
 
-void io_dispatch(struct vm *vm, uint16_t port, unsigned size, bool write, uint32_t *val)
+void io_dispatch(struct vcpu *v, uint16_t port, unsigned size, bool write, uint32_t *val)
 {
+    struct vm *vm = v->vm;
     for (unsigned i = 0; i < vm->nio; i++) {
         const struct io_range *r = &vm->io[i];
-        if (port >= r->base && port - r->base < r->len && r->fn(vm, r->ctx, port, size, write, val))
+        if (port >= r->base && port - r->base < r->len && r->fn(v, r->ctx, port, size, write, val))
             return;
     }
     /* Nothing there: like an empty ISA bus, reads float high. */

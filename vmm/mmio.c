@@ -56,10 +56,10 @@ static uint64_t get_reg(const struct vcpu *v, const struct mmio_insn *in)
 /* Nothing at that address: as on a PC, where such a read ends in a master
  * abort, reads return all ones and writes go nowhere (PCI Local Bus 3.0
  * 6.6; kernels probe for devices this way). Counted for `vm info`. */
-static void unassigned(struct vm *vm, void *ctx, uint64_t off, unsigned size, bool write, uint64_t *val)
+static void unassigned(struct vcpu *v, void *ctx, uint64_t off, unsigned size, bool write, uint64_t *val)
 {
     (void)ctx, (void)off, (void)size;
-    vm->mmio_unassigned++;
+    v->vm->mmio_unassigned++;
     if (!write)
         *val = ~0ull;
 }
@@ -103,7 +103,7 @@ bool mmio_handle(struct vcpu *v, uint64_t gpa, const char **why)
         val = in.has_imm ? in.imm : get_reg(v, &in);
     if (in.size < 8)
         val &= (1ull << (8 * in.size)) - 1;
-    r->fn(vm, r->ctx, gpa - r->base, in.size, in.write, &val);
+    r->fn(v, r->ctx, gpa - r->base, in.size, in.write, &val);
     if (!in.write) {
         if (in.size < 8) /* a device answers in.size bytes; MOVZX widens only those */
             val &= (1ull << (8 * in.size)) - 1;

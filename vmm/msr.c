@@ -9,7 +9,6 @@
 
 #define MSR_TSC            0x010
 #define MSR_PLATFORM_ID    0x017
-#define MSR_APIC_BASE      0x01b
 #define MSR_BIOS_SIGN_ID   0x08b
 #define MSR_MTRRCAP        0x0fe
 #define MSR_MCG_CAP        0x179
@@ -24,8 +23,12 @@
 #define MSR_K7_PERFCTR3    0xc0010007
 #define CPUID_EXT_FEATURES 0x80000001u
 #define E1_EDX_RDTSCP      (1u << 27)
-#define APIC_BASE_BSP      (1ull << 8)
-#define APIC_DEFAULT_BASE  0xfee00000ull
+#define MSR_KVM_FIRST      0x4b564d00 /* vmm/kvmclock.c */
+#define MSR_KVM_LAST       0x4b564d01
+#define MTRR_DEF_TYPE_E    (1ull << 11)
+#define MTRR_DEF_TYPE_FE   (1ull << 10)
+#define MTRR_TYPE_MASK     0xffull
+#define CPUID_ADDR_SIZES   0x80000008u
 #define MISC_ENABLE_FAST_STRINGS 1ull
 #define EFER_ALLOWED (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE)
 
@@ -52,10 +55,47 @@ static bool wr_tsc(struct vcpu *v, uint64_t val)
     return true;
 }
 
-/* The APIC is not emulated: report it globally disabled (SDM Vol.3A 11.4.4). */
+/* IA32_APIC_BASE (SDM Vol.3A 11.4.4, 11.12.5): the local APIC model
+ * checks the value and the mode transition. */
 static bool rd_apic_base(struct vcpu *v, uint64_t *val)
 {
-    *val = APIC_DEFAULT_BASE | (v->id == 0 ? APIC_BASE_BSP : 0);
+    *val = v->lapic.apic_base;
+    return true;
+}
+
+static bool wr_apic_base(struct vcpu *v, uint64_t val)
+{
+    uint32_t r[4];
+    cpuid(CPUID_ADDR_SIZES, 0, r);
+    unsigned bits = r[0] & 0xff ? r[0] & 0xff : 36;
+    return lapic_set_base(&v->lapic, val, (1ull << bits) - 1);
+}
+
+/* IA32_TSC_DEADLINE (SDM Vol.3A 11.5.4.1): the APIC timer in deadline mode. */
+static bool rd_tsc_deadline(struct vcpu *v, uint64_t *val)
+{
+    *val = lapic_tsc_deadline(&v->lapic);
+    return true;
+}
+
+static bool wr_tsc_deadline(struct vcpu *v, uint64_t val) { return lapic_set_tsc_deadline(&v->lapic, val); }
+
+/* The MTRR interface with no variable or fixed ranges (SDM Vol.3A 12.11):
+ * everything is the default type, write-back, which is what guest memory
+ * is (the nested tables map it WB). A guest may turn the MTRRs off or pick
+ * another default; it changes nothing but what it reads back. */
+static bool rd_mtrr_def(struct vcpu *v, uint64_t *val)
+{
+    *val = v->mtrr_def_type;
+    return true;
+}
+
+static bool wr_mtrr_def(struct vcpu *v, uint64_t val)
+{
+    uint8_t t = val & MTRR_TYPE_MASK;
+    if ((val & ~(MTRR_DEF_TYPE_E | MTRR_DEF_TYPE_FE | MTRR_TYPE_MASK)) || t == 2 || t == 3 || t > 6)
+        return false; /* reserved bits or type: #GP (SDM 12.11.2.1) */
+    v->mtrr_def_type = val & ~MTRR_DEF_TYPE_FE; /* FE needs fixed ranges, which MTRRCAP says are absent */
     return true;
 }
 
@@ -135,14 +175,15 @@ static const struct msr_entry {
 } msr_table[] = {
     {MSR_TSC, rd_tsc, wr_tsc},
     {MSR_PLATFORM_ID, rd_zero, NULL},
-    {MSR_APIC_BASE, rd_apic_base, wr_ignore},
+    {MSR_APIC_BASE, rd_apic_base, wr_apic_base},
+    {MSR_TSC_DEADLINE, rd_tsc_deadline, wr_tsc_deadline},
     {MSR_BIOS_SIGN_ID, rd_zero, wr_ignore},
-    {MSR_MTRRCAP, rd_zero, NULL},               /* no MTRRs (CPUID says so too) */
+    {MSR_MTRRCAP, rd_zero, NULL},               /* no variable or fixed ranges, no WC */
     {MSR_MCG_CAP, rd_zero, NULL},
     {MSR_MCG_STATUS, rd_zero, wr_ignore},
     {MSR_MISC_ENABLE, rd_misc_enable, wr_ignore},
     {MSR_PAT, rd_pat, wr_pat},
-    {MSR_MTRR_DEF_TYPE, rd_zero, wr_ignore},
+    {MSR_MTRR_DEF_TYPE, rd_mtrr_def, wr_mtrr_def},
     {MSR_EFER_NUM, rd_efer, wr_efer},
     {MSR_AMD_HWCR, rd_zero, wr_ignore},
     {MSR_TSC_AUX, rd_tsc_aux, wr_tsc_aux},
@@ -152,6 +193,33 @@ static const struct msr_entry {
  * PerfCtr0-3) exist on every AMD CPU whatever CPUID says, and kernels
  * write them at start-up: here they are counters that never run. */
 static const struct msr_entry amd_perf = {0, rd_zero, wr_ignore};
+
+/* The x2APIC registers (SDM Vol.3A 11.12.1.2) and the KVM clock MSRs
+ * are ranges with handlers of their own. */
+static bool rd_range(struct vcpu *v, uint32_t msr, uint64_t *val)
+{
+    if (msr >= MSR_X2APIC_FIRST && msr <= MSR_X2APIC_LAST)
+        return lapic_msr_read(&v->lapic, msr, vm_clock_ns(v->vm), val);
+    return kvmclock_msr_read(v, msr, val);
+}
+
+static bool wr_range(struct vcpu *v, uint32_t msr, uint64_t val)
+{
+    if (msr >= MSR_X2APIC_FIRST && msr <= MSR_X2APIC_LAST) {
+        struct lapic_out out;
+        memset(&out, 0, sizeof(out));
+        if (!lapic_msr_write(&v->lapic, msr, val, vm_clock_ns(v->vm), &out))
+            return false;
+        irq_lapic_out(v, &out);
+        return true;
+    }
+    return kvmclock_msr_write(v, msr, val);
+}
+
+static bool in_range(uint32_t msr)
+{
+    return (msr >= MSR_X2APIC_FIRST && msr <= MSR_X2APIC_LAST) || (msr >= MSR_KVM_FIRST && msr <= MSR_KVM_LAST);
+}
 
 static const struct msr_entry *lookup(uint32_t msr)
 {
@@ -184,12 +252,16 @@ void msr_load_guest(struct vcpu *v)
 
 bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 {
+    if (in_range(msr))
+        return rd_range(v, msr, val);
     const struct msr_entry *e = lookup(msr);
     return e && e->rd && e->rd(v, val);
 }
 
 bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
 {
+    if (in_range(msr))
+        return wr_range(v, msr, val);
     const struct msr_entry *e = lookup(msr);
     return e && e->wr && e->wr(v, val);
 }

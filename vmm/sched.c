@@ -15,10 +15,18 @@
 
 static unsigned next_vm, next_vcpu;
 
+/* A halted vCPU becomes runnable when an event ends its HLT (vmm/irq.c
+ * polls its timers for that), so an idle guest costs a check per pass. */
 static bool runnable(const struct vm *vm, unsigned i)
 {
-    if (vm->state != VM_RUNNING || i >= vm->nvcpus || !vm->vcpus[i] || vm->vcpus[i]->halted)
+    if (vm->state != VM_RUNNING || i >= vm->nvcpus || !vm->vcpus[i])
         return false;
+    struct vcpu *v = vm->vcpus[i];
+    if (v->halted) {
+        if (!irq_wake(v))
+            return false;
+        v->halted = false;
+    }
     return !vm->throttle_pct || time_ns() >= vm->vcpus[i]->throttled_until;
 }
 
@@ -51,6 +59,7 @@ void vcpu_run_slice(struct vcpu *v)
     uint64_t t0 = time_ns();
     struct vm_exit e;
     while (vm->state == VM_RUNNING && !v->halted) {
+        irq_before_entry(v);
         b->vcpu_run(v, &e);
         if (!vcpu_handle_exit(v, &e)) {
             vm_crash(vm, v, "%s", v->fail); /* frees v */
@@ -59,6 +68,10 @@ void vcpu_run_slice(struct vcpu *v)
         if (vm->state == VM_EXITED) {
             vm_exited(vm);
             break;
+        }
+        if (vm->reset_pending) {
+            vm_reboot(vm); /* frees v */
+            return;
         }
         if (timer_ticks() >= end || console_input_pending() || nic_irq_pending)
             break;

@@ -13,7 +13,7 @@ static void on_tick(struct trap_frame *tf)
     (void)tf;
     ticks++;
     console_poll_input();
-    lapic_eoi();
+    host_lapic_eoi();
 }
 
 int timer_init(unsigned hz)
@@ -25,9 +25,9 @@ int timer_init(unsigned hz)
         kprintf("timer: no calibrated clock; running without a tick\n");
         return -1;
     }
-    lapic_init();
+    host_lapic_init();
     irq_register(VEC_TIMER, on_tick);
-    uint64_t rate = lapic_timer_start(VEC_TIMER, hz);
+    uint64_t rate = host_lapic_timer_start(VEC_TIMER, hz);
     tick_hz = hz;
     kprintf("timer: local APIC timer %lu.%03lu MHz, tick %u Hz\n",
             rate / 1000000, rate / 1000 % 1000, hz);

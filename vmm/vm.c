@@ -1,12 +1,14 @@
 /* VM lifecycle: defined by the configuration, started from the console
  * (or autostart), stopped by the operator, by the guest (debug-exit) or by
  * a fault that only that guest pays for. */
+#include <hopvm/acpi_guest.h>
 #include <hopvm/console.h>
 #include <hopvm/hv.h>
 #include <hopvm/lib.h>
 #include <hopvm/loader.h>
 #include <hopvm/mem.h>
 #include <hopvm/nested_pt.h>
+#include <hopvm/time.h>
 #include <hopvm/vm.h>
 #include <hopvm/x86.h>
 
@@ -52,8 +54,9 @@ uint64_t vm_exits_total(const struct vm *vm)
     return t;
 }
 
-/* Releases everything a run holds; the log and the counters stay. */
-static void teardown(struct vm *vm)
+/* Releases everything a run holds; the log and the counters stay (and
+ * an attached console, for a guest that resets itself). */
+static void release(struct vm *vm, bool keep_console)
 {
     const struct hv_backend *b = hv();
     for (unsigned i = 0; i < vm->nvcpus; i++) {
@@ -77,8 +80,11 @@ static void teardown(struct vm *vm)
     vm->ram = NULL;
     vm->nio = 0;
     vm->nmmio = 0;
-    console_guest_stopped(vm);
+    if (!keep_console)
+        console_guest_stopped(vm);
 }
+
+static void teardown(struct vm *vm) { release(vm, false); }
 
 /* The architectural state a kernel is entered with (README, "Guest kernels"). */
 static void boot_state(struct vcpu_state *s, const struct load_result *lr)
@@ -132,6 +138,22 @@ static int fail(struct vm *vm, char *err, size_t n, const char *fmt, ...)
     teardown(vm);
     vm->state = VM_STOPPED;
     return -1;
+}
+
+/* The guest's ACPI tables (vmm/acpi_guest.c) in its BIOS area, where a
+ * Linux guest is told to look (boot_params.acpi_rsdp_addr) and any OS
+ * scanning 0xe0000-0xfffff finds the RSDP. */
+static int build_acpi(struct vm *vm, char *err, size_t n)
+{
+    struct acpi_guest g = {.ncpus = vm->nvcpus, .lapic_base = LAPIC_DEFAULT_BASE,
+                           .ioapic_base = IOAPIC_DEFAULT_BASE, .ioapic_id = vm->ioapic.id};
+    for (unsigned i = 0; i < vm->nvcpus; i++)
+        g.apic_id[i] = vm->vcpus[i]->lapic.id;
+    memcpy(g.oem_id, "HOPVM ", 7);
+    uint64_t rsdp;
+    if (acpi_guest_build(vm->ram + GUEST_ACPI, GUEST_ACPI_MAX, GUEST_ACPI, &g, &rsdp) == 0)
+        return ksnprintf(err, n, "cannot build the guest's ACPI tables"), -1;
+    return 0;
 }
 
 static int load_kernel(struct vm *vm, struct load_result *lr, char *err, size_t n)
@@ -197,6 +219,7 @@ int vm_prepare(struct vm *vm, bool zero_ram, char *err, size_t n)
             return fail(vm, err, n, "out of memory for vCPU %u", i);
         v->vm = vm;
         v->id = i;
+        v->mtrr_def_type = VCPU_MTRR_DEF_TYPE;
         vm->vcpus[i] = v;
         if (b->vcpu_create(v) != 0)
             return fail(vm, err, n, "cannot create vCPU %u", i);
@@ -205,10 +228,9 @@ int vm_prepare(struct vm *vm, bool zero_ram, char *err, size_t n)
      * allocates none. */
     if (!vm->log && !(vm->log = page_alloc(VM_LOG_SIZE / PAGE_SIZE, 0)))
         return fail(vm, err, n, "out of memory for the guest's log");
-    uart_dev_attach(vm);
-    debugexit_attach(vm);
-    pit_dev_attach(vm);
-    rtc_dev_attach(vm);
+    /* The devices' clock starts at zero with the guest, like its TSC. */
+    vm->clock_offset = -(int64_t)time_ns();
+    devices_attach(vm);
     vm->log_len = 0;
     vm->exit_code = -1;
     vm->reason[0] = 0;
@@ -233,16 +255,62 @@ int vm_start(struct vm *vm, char *err, size_t n)
         }
         return fail(vm, err, n, "%s", err);
     }
+    if (build_acpi(vm, err, n) != 0)
+        return fail(vm, err, n, "%s", err);
+    /* One TSC offset for every vCPU: their TSCs agree, as on one board. */
     struct vcpu_state st;
     boot_state(&st, &lr);
     for (unsigned i = 0; i < vm->nvcpus; i++) {
         hv()->set_state(vm->vcpus[i], &st);
-        /* Application processors wait for a start-up IPI that nothing
-         * sends yet (no guest APIC): they stay halted. */
+        /* Application processors wait for INIT and a start-up IPI from
+         * the boot processor (SDM Vol.3A 9.4.4, MP spec 1.4 B.4). */
         vm->vcpus[i]->halted = i != 0;
+        vm->vcpus[i]->wait_sipi = i != 0;
     }
     vm->state = VM_RUNNING;
     return 0;
+}
+
+void vm_reboot(struct vm *vm)
+{
+    uint64_t log_len = vm->log_len;
+    char why[sizeof(vm->reason)], err[160];
+    memcpy(why, vm->reason, sizeof(why));
+    release(vm, true);
+    vm->state = VM_STOPPED;
+    if (vm_start(vm, err, sizeof(err)) != 0) {
+        vm->state = VM_CRASHED;
+        ksnprintf(vm->reason, sizeof(vm->reason), "%s; starting again failed: %s", why, err);
+        console_guest_stopped(vm);
+        console_notify("vm %s: %s", vm->name, vm->reason);
+        return;
+    }
+    vm->log_len = log_len; /* the log goes on across the reset */
+    console_notify("vm %s: %s; started again", vm->name, why);
+}
+
+/* An application processor's state at a start-up IPI (SDM Vol.3A 9.1.1
+ * table 9-1, the INIT state, with CS from the vector, 9.4.4.1): real mode,
+ * CS base vector * 4 KiB, IP 0, the rest as after RESET but the TSC. */
+void vcpu_sipi_state(struct vcpu *v, uint8_t vector, struct vcpu_state *s)
+{
+    struct vcpu_state old;
+    hv()->get_state(v, &old);
+    memset(s, 0, sizeof(*s));
+    const uint16_t code = SEG_ATTR_TYPE(0xb) | SEG_ATTR_S | SEG_ATTR_P;
+    const uint16_t data = SEG_ATTR_TYPE(0x3) | SEG_ATTR_S | SEG_ATTR_P;
+    struct seg_state ds = {0, data, 0xffff, 0};
+    s->ds = s->es = s->fs = s->gs = s->ss = ds;
+    s->cs = (struct seg_state){(uint16_t)(vector << 8), code, 0xffff, (uint64_t)vector << 12};
+    s->tr = (struct seg_state){0, SEG_ATTR_TYPE(0xb) | SEG_ATTR_P, 0xffff, 0};
+    s->ldtr = (struct seg_state){0, SEG_ATTR_TYPE(0x2) | SEG_ATTR_P, 0xffff, 0};
+    s->gdtr.limit = s->idtr.limit = 0xffff;
+    s->rflags = RFLAGS_FIXED;
+    s->cr0 = CR0_ET; /* INIT keeps CD and NW, which hopvm's guests start with clear */
+    s->dr6 = DR6_INIT;
+    s->dr7 = DR7_INIT;
+    s->pat = PAT_DEFAULT;
+    s->tsc_offset = old.tsc_offset; /* INIT leaves the TSC alone */
 }
 
 /* A slot for a guest that arrives by teleport and is not in hopvm.cfg. */

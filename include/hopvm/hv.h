@@ -21,6 +21,13 @@ struct hv_backend {
      * serviced when it returns. */
     void (*vcpu_run)(struct vcpu *v, struct vm_exit *e);
     void (*get_state)(struct vcpu *v, struct vcpu_state *s);
+    /* True if the guest can take a maskable interrupt now: RFLAGS.IF set
+     * and no STI or MOV SS shadow (SDM Vol.3A 6.8.1, 6.8.3; APM Vol.2
+     * 15.21.5). While v->irq_window is set at an entry, the backend
+     * arranges an exit (EXIT_IRQ_WINDOW) for when it can: VT-x's
+     * interrupt-window exiting, AMD-V's virtual interrupt with the VINTR
+     * intercept. The guest's TPR (CR8) is v->lapic.tpr[7:4] on both. */
+    bool (*irq_allowed)(struct vcpu *v);
     void (*set_state)(struct vcpu *v, const struct vcpu_state *s);
     /* The CR4 bits this backend can run a guest with, for checking a state
      * from elsewhere before set_state (vmm/vcpu_check.c). VT-x: those

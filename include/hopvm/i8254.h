@@ -2,7 +2,7 @@
  * 231244: "Operation", "Modes", "Read-Back Command"), as a pure model:
  * the caller gives the time as a count of input-clock ticks (1.193182 MHz
  * on a PC) and the model answers reads, takes writes and says where each
- * OUT pin stands. vmm/dev_pit.c puts it at ports 0x40-0x43 with channel 2's
+ * OUT pin stands. vmm/dev/pit.c puts it at ports 0x40-0x43 with channel 2's
  * gate and OUT on port 0x61; unit-tested on Linux (tests/unit/test_i8254.c). */
 #ifndef HOPVM_I8254_H
 #define HOPVM_I8254_H
@@ -44,6 +44,9 @@ void i8254_write(struct i8254 *p, unsigned port, uint8_t val, uint64_t now);
 uint8_t i8254_read(struct i8254 *p, unsigned port, uint64_t now);
 void i8254_set_gate(struct i8254 *p, unsigned ch, bool gate, uint64_t now);
 bool i8254_out(const struct i8254 *p, unsigned ch, uint64_t now);
+/* How many times OUT has risen since the count was loaded: what an
+ * edge-triggered interrupt line wired to OUT has seen (IRQ 0 on a PC). */
+uint64_t i8254_edges(const struct i8254 *p, unsigned ch, uint64_t now);
 /* The value the counting element holds now (what a latch would read). */
 uint16_t i8254_count(const struct i8254 *p, unsigned ch, uint64_t now);
 

@@ -16,6 +16,8 @@
 #define GUEST_INFO_END  0xa000ull
 #define GUEST_STACK_TOP 0x80000ull /* long mode initial RSP */
 #define GUEST_KERNEL_MIN 0x100000ull /* kernels load at or above 1 MiB */
+#define GUEST_ACPI      0xe0000ull /* the guest's ACPI tables (vmm/acpi_guest.c), RSDP first */
+#define GUEST_ACPI_MAX  0x10000ull
 #define GUEST_SEL_CODE64 0x08
 #define GUEST_SEL_DATA   0x10
 #define GUEST_SEL_CODE32 0x18

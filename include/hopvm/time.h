@@ -23,11 +23,11 @@ uint64_t time_ns(void);          /* since time_init */
 void udelay(uint64_t us);
 
 /* Local APIC (drivers/lapic.c). */
-int lapic_init(void);
-void lapic_eoi(void);
-uint32_t lapic_id(void);
+int host_lapic_init(void);
+void host_lapic_eoi(void);
+uint32_t host_lapic_id(void);
 /* Periodic timer at hz on vector; returns the measured APIC timer rate. */
-uint64_t lapic_timer_start(uint8_t vector, unsigned hz);
+uint64_t host_lapic_timer_start(uint8_t vector, unsigned hz);
 void pic_disable(void);          /* drivers/pic.c */
 /* The host's wall clock (drivers/rtc.c): its RTC read at start-up (0, or
  * -1 if it reads no plausible date: then the wall clock starts at 1970). */

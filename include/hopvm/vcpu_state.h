@@ -81,8 +81,11 @@ enum int_shadow { SHADOW_NONE, SHADOW_STI, SHADOW_MOV_SS };
 #define EFER_LMA (1ull << 10)
 #define EFER_NXE (1ull << 11)
 #define RFLAGS_FIXED (1ull << 1)
+#define DR6_INIT 0xffff0ff0ull /* SDM Vol.3A table 9-1 */
+#define DR7_INIT 0x400ull
 #define PAT_DEFAULT 0x0007040600070406ull /* SDM Vol.3A 11.12.4: power-up PAT */
 
+#define EXC_NMI 2
 #define EXC_UD 6
 #define EXC_GP 13
 

@@ -3,6 +3,9 @@
 #define HOPVM_VM_H
 #include <hopvm/config.h>
 #include <hopvm/i8254.h>
+#include <hopvm/i8259.h>
+#include <hopvm/ioapic.h>
+#include <hopvm/lapic.h>
 #include <hopvm/mc146818.h>
 #include <hopvm/vcpu_state.h>
 #include <hopvm/xstate.h>
@@ -29,6 +32,7 @@ enum exit_reason {
     EXIT_CR_WRITE,      /* MOV to CR4 (u.cr), checked against the guest's CPUID */
     EXIT_XSETBV,        /* XSETBV: the guest sets its XCR0 */
     EXIT_XCR0_UNTRAPPED,/* XCR0 changed without an XSETBV exit (detail: why it cannot stand) */
+    EXIT_IRQ_WINDOW,    /* the guest can take an interrupt now (v->irq_window asked for this exit) */
     EXIT_UNHANDLED,     /* anything else the backend saw */
     EXIT_REASON_COUNT
 };
@@ -67,13 +71,14 @@ struct vm_exit {
 enum vm_state { VM_STOPPED, VM_RUNNING, VM_PAUSED, VM_EXITED, VM_CRASHED };
 
 #define VM_LOG_SIZE (16 * 1024)
-#define VM_MAX_IO 8
+#define VCPU_MTRR_DEF_TYPE 0x806 /* MTRRs on, default type write-back (SDM Vol.3A 12.11.2.1) */
+#define VM_MAX_IO 24
 
 struct vm;
 struct vcpu;
 
-typedef bool (*io_fn)(struct vm *vm, void *ctx, uint16_t port, unsigned size, bool write, uint32_t *val);
-typedef void (*mmio_fn)(struct vm *vm, void *ctx, uint64_t offset, unsigned size, bool write, uint64_t *val);
+typedef bool (*io_fn)(struct vcpu *v, void *ctx, uint16_t port, unsigned size, bool write, uint32_t *val);
+typedef void (*mmio_fn)(struct vcpu *v, void *ctx, uint64_t offset, unsigned size, bool write, uint64_t *val);
 
 struct mmio_range {
     uint64_t base, len;
@@ -90,11 +95,12 @@ struct io_range {
     const char *name;
 };
 
-/* The guest's 16550 (vmm/dev_uart.c). */
+/* The guest's 16550 (vmm/dev/uart.c). */
 struct uart_dev {
     uint8_t ier, lcr, mcr, scr, dll, dlm, fcr;
     uint8_t rx[64];
     unsigned rx_head, rx_tail;
+    bool thre_pending;        /* the THR-empty interrupt is raised */
 };
 
 struct vcpu {
@@ -109,6 +115,13 @@ struct vcpu {
     void *hw;                 /* backend private */
     uint64_t xcr0;            /* the guest's XCR0 (vmm/fpu.c loads it before each entry) */
     uint32_t tsc_aux;         /* IA32_TSC_AUX, RDTSCP's ECX (vmm/msr.c loads it before each entry) */
+    struct lapic lapic;       /* its local APIC (vmm/lapic.c, vmm/dev/lapic.c) */
+    bool wait_sipi;           /* after INIT: only a start-up IPI runs it (SDM Vol.3A 9.4.4) */
+    bool nmi_pending;
+    bool irq_window;          /* an interrupt waits for the guest to be interruptible: the
+                                 backend asks for an exit when it is (EXIT_IRQ_WINDOW) */
+    uint64_t kvmclock;        /* MSR_KVM_SYSTEM_TIME_NEW: the guest's pvclock page | enable */
+    uint64_t mtrr_def_type;   /* IA32_MTRR_DEF_TYPE (vmm/msr.c) */
     /* XSAVE area, standard format (or an FXSAVE image on a CPU without
      * XSAVE): the guest's vector state while another vCPU has the CPU. */
     uint8_t fpu[XSAVE_AREA_SIZE] __attribute__((aligned(64)));
@@ -161,8 +174,16 @@ struct vm {
     struct mmio_range mmio[VM_MAX_MMIO];
     unsigned nmmio;
     struct uart_dev uart;
-    struct i8254 pit;         /* vmm/dev_pit.c */
-    struct mc146818 rtc;      /* vmm/dev_rtc.c */
+    struct i8259_pair pic;    /* vmm/dev/pic.c */
+    struct ioapic ioapic;     /* vmm/dev/ioapic.c */
+    uint32_t isa_irq_level;   /* ISA lines 0-15 as the devices drive them (vmm/irq.c) */
+    uint64_t pit_periods;     /* channel 0's OUT rises already sent as IRQ 0 edges */
+    uint64_t pit_seen_start;  /* ... for the count that began at this tick */
+    struct { uint16_t sts, en, cnt; } pm; /* ACPI PM1a event and control (vmm/dev/pm.c) */
+    bool reset_pending;       /* the guest asked for a reset (port 0xcf9, the i8042) */
+    int64_t clock_offset;     /* vm_clock_ns() - time_ns(): the guest's device clock */
+    struct i8254 pit;         /* vmm/dev/pit.c */
+    struct mc146818 rtc;      /* vmm/dev/rtc.c */
     uint8_t port_b;           /* port 0x61's writable bits */
     char *log;                /* VM_LOG_SIZE ring of guest serial output */
     uint64_t log_len;         /* bytes ever written */
@@ -194,15 +215,57 @@ extern const char *const exit_reason_names[EXIT_REASON_COUNT];
 int io_register(struct vm *vm, uint16_t base, uint16_t len, io_fn fn, void *ctx, const char *name);
 /* Runs the handler; an unclaimed read returns all-ones, a write is dropped;
  * both are counted. */
-void io_dispatch(struct vm *vm, uint16_t port, unsigned size, bool write, uint32_t *val);
+void io_dispatch(struct vcpu *v, uint16_t port, unsigned size, bool write, uint32_t *val);
 
-/* vmm/dev_uart.c, vmm/dev_debugexit.c, vmm/dev_pit.c */
+/* vmm/dev/: the emulated platform, one table of devices (vmm/dev/devices.c). */
+struct vdev {
+    const char *name;
+    int irq;                          /* its ISA interrupt line, -1 if none */
+    void (*attach)(struct vm *vm);    /* reset state, register ports and MMIO */
+};
+extern const struct vdev vdevs[];
+extern const unsigned vdev_count;
+void devices_attach(struct vm *vm);
 void pit_dev_attach(struct vm *vm);
+void pit_dev_poll(struct vm *vm);     /* channel 0's periods into IRQ 0 edges */
 void rtc_dev_attach(struct vm *vm);
 void uart_dev_attach(struct vm *vm);
 void uart_dev_input(struct vm *vm, uint8_t c);
 void debugexit_attach(struct vm *vm);
+void lapic_dev_attach(struct vm *vm);
+void ioapic_dev_attach(struct vm *vm);
+void pic_dev_attach(struct vm *vm);
+void pm_dev_attach(struct vm *vm);
 void vm_log_putc(struct vm *vm, char c);
+
+/* vmm/irq.c: interrupt routing and delivery. */
+uint64_t vm_clock_ns(const struct vm *vm);     /* the guest's device clock, continuous across teleports */
+uint64_t vcpu_tsc(struct vcpu *v);             /* the guest's TSC on v now */
+void irq_attach(struct vm *vm);
+void irq_vcpu_reset(struct vcpu *v);
+void irq_line(struct vm *vm, unsigned isa_irq, bool level);
+void irq_pulse(struct vm *vm, unsigned isa_irq);
+void irq_ioapic_write(struct vm *vm, unsigned off, uint32_t val);
+void irq_message(struct vm *vm, struct vcpu *src, const struct lapic_ipi *m);
+void irq_lapic_out(struct vcpu *v, const struct lapic_out *out);
+/* Before each entry: the event v takes next goes into v->pending, or
+ * v->irq_window asks the backend for an exit once the guest can take it. */
+void irq_before_entry(struct vcpu *v);
+/* A halted vCPU: true if an event ends its HLT now. */
+bool irq_wake(struct vcpu *v);
+
+/* vmm/vm.c */
+void vcpu_sipi_state(struct vcpu *v, uint8_t vector, struct vcpu_state *s);
+/* The guest asked for a reset: it starts again from its kernel, its log
+ * and console kept. */
+void vm_reboot(struct vm *vm);
+
+/* vmm/kvmclock.c: the KVM paravirtual clock (Documentation/virt/kvm/x86/msr.rst). */
+bool kvmclock_msr_read(struct vcpu *v, uint32_t msr, uint64_t *val);
+bool kvmclock_msr_write(struct vcpu *v, uint32_t msr, uint64_t val);
+/* The guest's TSC rate or its clock changed under it (a teleport): every
+ * enabled pvclock area is written again. */
+void kvmclock_update(struct vm *vm);
 
 /* vmm/exits.c: one exit; false means the guest must stop (v->fail says why). */
 bool vcpu_handle_exit(struct vcpu *v, struct vm_exit *e);

@@ -28,7 +28,7 @@ def test_debian_kernel_boots_with_hopvms_zero_page(console):
     # The e820 map, as vmm/bzimage.c wrote it.
     for line in ("BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable",
                  "BIOS-e820: [mem 0x000000000009fc00-0x000000000009ffff] reserved",
-                 "BIOS-e820: [mem 0x00000000000f0000-0x00000000000fffff] reserved",
+                 "BIOS-e820: [mem 0x00000000000e0000-0x00000000000fffff] reserved",
                  f"BIOS-e820: [mem 0x0000000000100000-0x{RAM - 1:016x}] usable"):
         assert line in log, (line, log[:4000])
     # The initrd: page-aligned at the top of RAM (initrd_addr_max is higher).
@@ -36,7 +36,7 @@ def test_debian_kernel_boots_with_hopvms_zero_page(console):
     start = (RAM - size) & ~0xfff
     m = re.search(r"RAMDISK: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]", log)
     assert m and int(m.group(1), 16) == start and int(m.group(2), 16) == RAM - 1, (m and m.group(0), hex(start))
-    # It read the time from the RTC (vmm/dev_rtc.c).
+    # It read the time from the RTC (vmm/dev/rtc.c).
     assert "Unable to read current time from RTC" not in log, log
     # Whatever stopped it from going further, it did not crash.
     out = console.cmd("vm info linux")

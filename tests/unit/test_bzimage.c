@@ -101,10 +101,12 @@ static void good(void)
     CHECK_U64(bp32(0x218), 0);
     CHECK_U64(bp32(0x21c), 0);
     CHECK_U64(ram_buf[GUEST_ZERO_PAGE + 0x26c], 0);  /* past the header: not copied */
-    /* e820: RAM below the EBDA, the EBDA and BIOS area reserved, RAM from 1 MiB. */
+    CHECK_U64(bp64(0x070), 0xe0000);                  /* acpi_rsdp_addr: the guest's ACPI tables */
+    /* e820: RAM below the EBDA, the EBDA and the BIOS area (ACPI tables from
+     * 0xe0000) reserved, RAM from 1 MiB. */
     CHECK_U64(ram_buf[GUEST_ZERO_PAGE + 0x1e8], 4);
     static const uint64_t want[4][3] = {
-        {0, 0x9fc00, 1}, {0x9fc00, 0x400, 2}, {0xf0000, 0x10000, 2}, {0x100000, RAM - 0x100000, 1}};
+        {0, 0x9fc00, 1}, {0x9fc00, 0x400, 2}, {0xe0000, 0x20000, 2}, {0x100000, RAM - 0x100000, 1}};
     for (int i = 0; i < 4; i++) {
         CHECK_U64(bp64(0x2d0 + i * 20), want[i][0]);
         CHECK_U64(bp64(0x2d0 + i * 20 + 8), want[i][1]);

@@ -250,6 +250,7 @@ struct exit_map {
 };
 static const struct exit_map exit_map[0x100] = {
     [SVM_EXIT_INTR] = {EXIT_INTR, 0},       [SVM_EXIT_NMI] = {EXIT_NMI, 0},
+    [SVM_EXIT_VINTR] = {EXIT_IRQ_WINDOW, 0},
     [SVM_EXIT_SMI] = {EXIT_INTR, 0},        [SVM_EXIT_CPUID] = {EXIT_CPUID, 2},
     [SVM_EXIT_HLT] = {EXIT_HLT, 1},         [SVM_EXIT_IOIO] = {EXIT_IO, 0},
     [SVM_EXIT_MSR] = {EXIT_MSR_READ, 2},    [SVM_EXIT_SHUTDOWN] = {EXIT_SHUTDOWN, 0},
@@ -370,11 +371,44 @@ static void requeue_event(struct vcpu *v, uint64_t info)
     v->pending.error = (uint32_t)(info >> 32);
 }
 
+/* The guest's TPR and the interrupt window (APM 15.21.1, 15.21.4). With
+ * V_INTR_MASKING the guest's MOV to/from CR8 uses V_TPR, which is kept as
+ * the local APIC's TPR[7:4]. For the window hopvm sets a virtual interrupt
+ * of the highest priority that ignores the TPR and intercepts its
+ * delivery (VINTR): the exit comes exactly when the guest could take an
+ * interrupt; the real vector is then injected through EVENTINJ. */
+static void intr_in(struct vcpu *v, struct vmcb_control *c)
+{
+    c->int_ctl &= ~(V_TPR_MASK | V_IRQ | V_INTR_PRIO_MASK | V_IGN_TPR);
+    c->int_ctl |= (v->lapic.tpr >> 4) & V_TPR_MASK;
+    if (v->irq_window) {
+        c->int_ctl |= V_IRQ | V_IGN_TPR | V_INTR_PRIO_MASK;
+        c->intercept_misc1 |= INTERCEPT_VINTR;
+    } else {
+        c->intercept_misc1 &= ~INTERCEPT_VINTR;
+    }
+}
+
+static void intr_out(struct vcpu *v, struct vmcb_control *c)
+{
+    uint32_t tpr = (uint32_t)(c->int_ctl & V_TPR_MASK) << 4;
+    if ((v->lapic.tpr & 0xf0) != tpr)
+        v->lapic.tpr = tpr; /* the guest wrote CR8 */
+    c->int_ctl &= ~V_IRQ;
+}
+
+static bool svm_irq_allowed(struct vcpu *v)
+{
+    const struct vmcb *vm = ((struct svm_vcpu *)v->hw)->vmcb;
+    return (v->rflags & RFLAGS_IF) && !(vm->ctl.int_state & INT_STATE_SHADOW);
+}
+
 static void svm_vcpu_run(struct vcpu *v, struct vm_exit *e)
 {
     struct svm_vcpu *s = v->hw;
     struct vmcb *vm = s->vmcb;
     for (;;) {
+        intr_in(v, &vm->ctl);
         vm->save.rax = v->gpr[GPR_RAX];
         vm->save.rsp = v->gpr[GPR_RSP];
         vm->save.rip = v->rip;
@@ -404,6 +438,7 @@ static void svm_vcpu_run(struct vcpu *v, struct vm_exit *e)
         v->rip = vm->save.rip;
         v->rflags = vm->save.rflags;
         requeue_event(v, vm->ctl.exitintinfo);
+        intr_out(v, &vm->ctl);
         /* Without CR4.OSXSAVE the guest cannot have run XSETBV: no read-back. */
         const char *xcr0_bad = (vm->save.cr4 & CR4_OSXSAVE) ? fpu_xcr0_after_exit(v) : NULL;
         sti(); /* a host interrupt that ended the run is taken here */
@@ -448,6 +483,7 @@ const struct hv_backend svm_backend = {
     .vcpu_run = svm_vcpu_run,
     .get_state = svm_get_state,
     .set_state = svm_set_state,
+    .irq_allowed = svm_irq_allowed,
     .npt_leaf = 0,
     /* AMD CPUs set D in nested leaves too (QEMU does, see the emulation
      * notes), but the dirty log write-protects on AMD-V: one way for every

@@ -90,6 +90,7 @@ _Static_assert(offsetof(struct vmcb_save, g_pat) == 0x268, "VMCB layout");
 #define INTERCEPT_CR4_WRITE (1u << (16 + 4))
 /* Intercept vector 3 (offset 0x00c), APM table B-1. */
 #define INTERCEPT_INTR      (1u << 0)
+#define INTERCEPT_VINTR     (1u << 4)
 #define INTERCEPT_NMI       (1u << 1)
 #define INTERCEPT_SMI       (1u << 2)
 #define INTERCEPT_CPUID     (1u << 18)
@@ -113,6 +114,11 @@ _Static_assert(offsetof(struct vmcb_save, g_pat) == 0x268, "VMCB layout");
 #define INTERCEPT_XSETBV    (1u << 13)
 
 #define V_INTR_MASKING      (1ull << 24)
+#define V_TPR_MASK          0xfull       /* int_ctl bits 3:0: the guest's CR8 (APM 15.21.1) */
+#define V_IRQ               (1ull << 8)  /* a virtual interrupt is pending (APM 15.21.4) */
+#define V_INTR_PRIO_SHIFT   16
+#define V_INTR_PRIO_MASK    (0xfull << V_INTR_PRIO_SHIFT)
+#define V_IGN_TPR           (1ull << 20)
 #define NP_ENABLE           (1ull << 0)
 #define TLB_CONTROL_NONE    0
 #define TLB_CONTROL_ALL     1  /* flush every ASID */
@@ -131,6 +137,7 @@ _Static_assert(offsetof(struct vmcb_save, g_pat) == 0x268, "VMCB layout");
 /* Exit codes (APM appendix C). */
 #define SVM_EXIT_CR4_WRITE  0x014
 #define SVM_EXIT_INTR       0x060
+#define SVM_EXIT_VINTR      0x064
 #define SVM_EXIT_NMI        0x061
 #define SVM_EXIT_SMI        0x062
 #define SVM_EXIT_CPUID      0x072

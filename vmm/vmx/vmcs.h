@@ -49,6 +49,8 @@
 #define VMCS_GUEST_IDTR_LIMIT  0x4812
 #define VMCS_GUEST_ES_AR       0x4814 /* ... TR 0x4822 */
 #define VMCS_GUEST_INTERRUPTIBILITY 0x4824
+#define INTERRUPTIBILITY_STI    (1u << 0) /* SDM Vol.3C 24.4.2, table 24-3 */
+#define INTERRUPTIBILITY_MOV_SS (1u << 1)
 #define VMCS_GUEST_ACTIVITY    0x4826
 #define VMCS_GUEST_SYSENTER_CS 0x482a
 #define VMCS_PREEMPT_TIMER     0x482e
@@ -109,11 +111,14 @@
 #define PIN_NMI                (1u << 3)
 #define PIN_VIRTUAL_NMI        (1u << 5)
 #define PIN_PREEMPT_TIMER      (1u << 6)
+#define PROC_INTR_WINDOW       (1u << 2)
 #define PROC_TSC_OFFSET        (1u << 3)
 #define PROC_HLT               (1u << 7)
 #define PROC_MWAIT             (1u << 10)
 #define PROC_CR3_LOAD          (1u << 15)
 #define PROC_CR3_STORE         (1u << 16)
+#define PROC_CR8_LOAD          (1u << 19)
+#define PROC_CR8_STORE         (1u << 20)
 #define PROC_UNCOND_IO         (1u << 24)
 #define PROC_MSR_BITMAPS       (1u << 28)
 #define PROC_MONITOR           (1u << 29)
@@ -136,6 +141,7 @@
 #define VMX_EXIT_EXCEPTION     0
 #define VMX_EXIT_EXT_INTR      1
 #define VMX_EXIT_TRIPLE_FAULT  2
+#define VMX_EXIT_INTR_WINDOW   7
 #define VMX_EXIT_CPUID         10
 #define VMX_EXIT_HLT           12
 #define VMX_EXIT_INVD          13

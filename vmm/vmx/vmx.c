@@ -74,7 +74,7 @@ static int vmx_cpu_enable(char *err, size_t n)
      * not could not give a guest a TSC of its own, so it is required. */
     if (adjust(PIN_EXT_INTR | PIN_NMI, PIN_PREEMPT_TIMER | PIN_VIRTUAL_NMI, pin_msr, &caps.pin) ||
         adjust(PROC_HLT | PROC_UNCOND_IO | PROC_MSR_BITMAPS | PROC_SECONDARY | PROC_MWAIT | PROC_MONITOR |
-                   PROC_TSC_OFFSET, 0, proc_msr, &caps.proc) ||
+                   PROC_TSC_OFFSET | PROC_CR8_LOAD | PROC_CR8_STORE, 0, proc_msr, &caps.proc) ||
         adjust(PROC2_EPT | PROC2_UNRESTRICTED, PROC2_VPID | PROC2_RDTSCP, MSR_VMX_PROCBASED2, &caps.proc2) ||
         adjust(EXIT_HOST_64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER | EXIT_SAVE_PAT | EXIT_LOAD_PAT, 0, exit_msr,
                &caps.exit) ||
@@ -224,6 +224,7 @@ static int vmx_vcpu_create(struct vcpu *v)
     vmx_load(v);
     vmx_write(VMCS_PIN_CTLS, caps.pin);
     vmx_write(VMCS_PROC_CTLS, caps.proc);
+    x->proc = caps.proc;
     vmx_write(VMCS_PROC_CTLS2, caps.proc2);
     vmx_write(VMCS_EXIT_CTLS, caps.exit);
     vmx_write(VMCS_ENTRY_CTLS, caps.entry);
@@ -323,11 +324,31 @@ static void requeue(struct vcpu *v)
     v->pending.error = (uint32_t)vmx_read(VMCS_IDT_VECT_ERROR);
 }
 
+/* SDM Vol.3C 25.6.2, 26.7.5: with interrupt-window exiting the entry is
+ * followed by an exit as soon as RFLAGS.IF is set and no STI or MOV SS
+ * shadow blocks (at once if that is so already). */
+static void irq_window(struct vcpu *v)
+{
+    uint64_t want = v->irq_window ? caps.proc | PROC_INTR_WINDOW : caps.proc;
+    if (((struct vmx_vcpu *)v->hw)->proc != want) {
+        vmx_write(VMCS_PROC_CTLS, want);
+        ((struct vmx_vcpu *)v->hw)->proc = want;
+    }
+}
+
+static bool vmx_irq_allowed(struct vcpu *v)
+{
+    vmx_load(v);
+    uint64_t block = vmx_read(VMCS_GUEST_INTERRUPTIBILITY) & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS);
+    return (v->rflags & RFLAGS_IF) && !block;
+}
+
 static void vmx_vcpu_run(struct vcpu *v, struct vm_exit *e)
 {
     struct vmx_vcpu *x = v->hw;
     for (;;) {
         vmx_load(v);
+        irq_window(v);
         vmx_write(VMCS_GUEST_RSP, v->gpr[GPR_RSP]);
         vmx_write(VMCS_GUEST_RIP, v->rip);
         vmx_write(VMCS_GUEST_RFLAGS, v->rflags);
@@ -402,6 +423,7 @@ const struct hv_backend vmx_backend = {
     .vcpu_run = vmx_vcpu_run,
     .get_state = vmx_get_state,
     .set_state = vmx_set_state,
+    .irq_allowed = vmx_irq_allowed,
     .guest_cr4_bits = vmx_guest_cr4_bits,
     .guest_rdtscp = vmx_guest_rdtscp,
     .npt_leaf = EPT_MEMTYPE_WB,

@@ -10,6 +10,7 @@
  * its #UD: the core checks the value and keeps it as the vCPU's XCR0. */
 static const uint8_t reason_map[64] = {
     [VMX_EXIT_EXT_INTR] = EXIT_INTR,       [VMX_EXIT_TRIPLE_FAULT] = EXIT_SHUTDOWN,
+    [VMX_EXIT_INTR_WINDOW] = EXIT_IRQ_WINDOW,
     [VMX_EXIT_CPUID] = EXIT_CPUID,         [VMX_EXIT_HLT] = EXIT_HLT,
     [VMX_EXIT_VMCALL] = EXIT_HYPERCALL,    [VMX_EXIT_IO] = EXIT_IO,
     [VMX_EXIT_RDMSR] = EXIT_MSR_READ,      [VMX_EXIT_WRMSR] = EXIT_MSR_WRITE,
@@ -33,6 +34,16 @@ static bool cr_access(struct vcpu *v, uint64_t q, const struct vmx_caps *c)
     unsigned reg = (q >> CRQ_GPR_SHIFT) & CRQ_GPR_MASK;
     uint64_t shadow0 = vmx_read(VMCS_CR0_SHADOW);
     uint64_t val;
+    if (cr == 8 && (type == CRQ_MOV_TO_CR || type == CRQ_MOV_FROM_CR)) {
+        /* CR8 is the local APIC's TPR[7:4] (SDM Vol.3A 11.8.6); CR8-load
+         * and -store exiting keep a guest's MOV off the host's own TPR. */
+        if (type == CRQ_MOV_TO_CR)
+            v->lapic.tpr = (uint32_t)(v->gpr[reg] & 0xf) << 4;
+        else
+            v->gpr[reg] = v->lapic.tpr >> 4;
+        v->rip += vmx_read(VMCS_EXIT_INSN_LEN);
+        return true;
+    }
     switch (type) {
     case CRQ_MOV_TO_CR:
         val = v->gpr[reg];

@@ -29,6 +29,7 @@ struct vmx_vcpu {
     uint64_t msrs[LAZY_MSRS];
     uint64_t dr6;   /* the guest's DR6 while another vCPU's is in the register (vmx_dr6.c) */
     bool dr6_live;  /* the guest's DR6 is in the register now */
+    uint64_t proc;  /* the primary processor-based controls as last written */
 };
 
 struct vmx_vm {

@@ -1,7 +1,14 @@
 /* The guest's 16550 UART at 0x3f8 (register map per the PC16550D data
  * sheet). Transmit goes to the guest's log ring (and to the host console
- * when attached); receive comes from the host console. No interrupts:
- * the guests we run poll LSR, and hopvm has no guest interrupt controller. */
+ * when attached); receive comes from the host console. Interrupts (data
+ * sheet, table 4 "Interrupt Control Functions"): received data and
+ * transmitter holding register empty, by IER, identified in IIR by
+ * priority, on ISA IRQ 4 while MCR.OUT2 is set (the PC's COM port gates
+ * its interrupt line with OUT2). Transmission is instantaneous, so THR is
+ * always empty: the THRE interrupt is raised by a write to THR or by
+ * enabling it, and cleared by reading IIR while it is the one shown or by
+ * writing THR (data sheet, IIR and IER descriptions). No line-status or
+ * modem-status events ever happen. */
 #include <hopvm/console.h>
 #include <hopvm/lib.h>
 #include <hopvm/mmio.h>
@@ -16,7 +23,13 @@ enum { RBR_THR = 0, IER = 1, IIR_FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SC
 #define LSR_THRE 0x20
 #define LSR_TEMT 0x40
 #define IIR_NO_INT 0x01
+#define IIR_THRE   0x02
+#define IIR_RDA    0x04
 #define IIR_FIFO 0xc0
+#define IER_RDA    0x01
+#define IER_THRE   0x02
+#define MCR_OUT2   0x08
+#define UART_IRQ   4
 #define MCR_LOOP 0x10
 #define MSR_IDLE 0xb0 /* CTS, DSR, DCD asserted */
 
@@ -30,6 +43,22 @@ void vm_log_putc(struct vm *vm, char c)
 
 static unsigned rx_count(const struct uart_dev *u) { return u->rx_head - u->rx_tail; }
 
+/* The interrupt the UART shows in IIR: received data before THRE. */
+static uint8_t iir_id(const struct uart_dev *u)
+{
+    if ((u->ier & IER_RDA) && rx_count(u))
+        return IIR_RDA;
+    if ((u->ier & IER_THRE) && u->thre_pending)
+        return IIR_THRE;
+    return IIR_NO_INT;
+}
+
+static void update_irq(struct vm *vm)
+{
+    const struct uart_dev *u = &vm->uart;
+    irq_line(vm, UART_IRQ, iir_id(u) != IIR_NO_INT && (u->mcr & MCR_OUT2));
+}
+
 void uart_dev_input(struct vm *vm, uint8_t c)
 {
     struct uart_dev *u = &vm->uart;
@@ -40,10 +69,12 @@ void uart_dev_input(struct vm *vm, uint8_t c)
     for (unsigned i = 0; i < vm->nvcpus; i++)
         if (vm->vcpus[i])
             vm->vcpus[i]->halted = false; /* input is the only event a polling guest waits for */
+    update_irq(vm);
 }
 
-static bool uart_io(struct vm *vm, void *ctx, uint16_t port, unsigned size, bool write, uint32_t *val)
+static bool uart_io(struct vcpu *v, void *ctx, uint16_t port, unsigned size, bool write, uint32_t *val)
 {
+    struct vm *vm = v->vm;
     (void)ctx;
     (void)size; /* wider accesses act on the low byte, as on an ISA 16550 */
     struct uart_dev *u = &vm->uart;
@@ -58,15 +89,27 @@ static bool uart_io(struct vm *vm, void *ctx, uint16_t port, unsigned size, bool
             else {
                 vm_log_putc(vm, (char)b);
                 console_guest_output(vm, (char)b);
+                u->thre_pending = true; /* sent at once: THR is empty again */
             }
             break;
-        case IER: if (dlab) u->dlm = b; else u->ier = b & 0x0f; break;
+        case IER:
+            if (dlab)
+                u->dlm = b;
+            else {
+                /* Enabling THRE while THR is empty raises it (Linux's
+                 * start-up test for UARTs that do not, UART_BUG_THRE). */
+                if ((b & IER_THRE) && !(u->ier & IER_THRE))
+                    u->thre_pending = true;
+                u->ier = b & 0x0f;
+            }
+            break;
         case IIR_FCR: u->fcr = b; break;
         case LCR: u->lcr = b; break;
         case MCR: u->mcr = b & 0x1f; break;
         case SCR: u->scr = b; break;
         default: break; /* LSR and MSR are read-only */
         }
+        update_irq(vm);
         return true;
     }
     uint8_t r = 0;
@@ -80,7 +123,11 @@ static bool uart_io(struct vm *vm, void *ctx, uint16_t port, unsigned size, bool
         }
         break;
     case IER: r = dlab ? u->dlm : u->ier; break;
-    case IIR_FCR: r = IIR_NO_INT | ((u->fcr & 1) ? IIR_FIFO : 0); break;
+    case IIR_FCR:
+        r = iir_id(u) | ((u->fcr & 1) ? IIR_FIFO : 0);
+        if (iir_id(u) == IIR_THRE)
+            u->thre_pending = false; /* reading IIR with THRE shown clears it */
+        break;
     case LCR: r = u->lcr; break;
     case MCR: r = u->mcr; break;
     case LSR: r = LSR_THRE | LSR_TEMT | (rx_count(u) ? LSR_DR : 0); break;
@@ -88,17 +135,18 @@ static bool uart_io(struct vm *vm, void *ctx, uint16_t port, unsigned size, bool
     case SCR: r = u->scr; break;
     }
     *val = r;
+    update_irq(vm);
     return true;
 }
 
 /* The same UART as an MMIO 8250 with byte-wide registers, for kernels
  * that drive one (Linux: earlycon=uart8250,mmio,0xfeb00000). */
-static void uart_mmio(struct vm *vm, void *ctx, uint64_t off, unsigned size, bool write, uint64_t *val)
+static void uart_mmio(struct vcpu *v, void *ctx, uint64_t off, unsigned size, bool write, uint64_t *val)
 {
-    uint32_t v = (uint32_t)*val;
-    uart_io(vm, ctx, (uint16_t)(GUEST_COM1 + off), size, write, &v);
+    uint32_t r = (uint32_t)*val;
+    uart_io(v, ctx, (uint16_t)(GUEST_COM1 + off), size, write, &r);
     if (!write)
-        *val = v;
+        *val = r;
 }
 
 void uart_dev_attach(struct vm *vm)

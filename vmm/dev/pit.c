@@ -4,8 +4,10 @@
  * so a guest can calibrate its TSC against the PIT as Linux does: channel
  * 2 in mode 0, gated by port 0x61, polled through OUT or the count. The
  * input clock is 1.193182 MHz of host time (TSC-based, as the guest's TSC
- * is). Channel 0's OUT is wired to IRQ 0 on a PC; without a guest interrupt
- * controller yet it interrupts nothing. */
+ * is), the guest's device clock (vm_clock_ns), which a teleport carries
+ * on. Channel 0's OUT is wired to IRQ 0: each rise of OUT since the last
+ * look is one edge on the line (several missed periods become one, as a
+ * late edge-triggered interrupt would). */
 #include <hopvm/i8254.h>
 #include <hopvm/lib.h>
 #include <hopvm/time.h>
@@ -22,27 +24,29 @@
 #define REFRESH_NS      15085 /* the refresh request toggles about every 15 us */
 #define NS_PER_S        1000000000ull
 
-/* Host time in PIT input-clock ticks, without overflowing for centuries. */
-static uint64_t pit_now(void)
+/* The guest's clock in PIT input-clock ticks, without overflowing for centuries. */
+static uint64_t pit_now(const struct vm *vm)
 {
-    uint64_t ns = time_ns();
+    uint64_t ns = vm_clock_ns(vm);
     return ns / NS_PER_S * I8254_HZ + ns % NS_PER_S * I8254_HZ / NS_PER_S;
 }
 
-static bool pit_io(struct vm *vm, void *ctx, uint16_t port, unsigned size, bool write, uint32_t *val)
+static bool pit_io(struct vcpu *v, void *ctx, uint16_t port, unsigned size, bool write, uint32_t *val)
 {
+    struct vm *vm = v->vm;
     (void)ctx, (void)size; /* byte registers: a wider access takes its low byte */
     if (write)
-        i8254_write(&vm->pit, port - PIT_PORT, (uint8_t)*val, pit_now());
+        i8254_write(&vm->pit, port - PIT_PORT, (uint8_t)*val, pit_now(vm));
     else
-        *val = i8254_read(&vm->pit, port - PIT_PORT, pit_now());
+        *val = i8254_read(&vm->pit, port - PIT_PORT, pit_now(vm));
     return true;
 }
 
-static bool portb_io(struct vm *vm, void *ctx, uint16_t port, unsigned size, bool write, uint32_t *val)
+static bool portb_io(struct vcpu *v, void *ctx, uint16_t port, unsigned size, bool write, uint32_t *val)
 {
+    struct vm *vm = v->vm;
     (void)ctx, (void)port, (void)size;
-    uint64_t now = pit_now();
+    uint64_t now = pit_now(vm);
     if (write) {
         vm->port_b = (uint8_t)(*val & PORTB_WRITABLE);
         i8254_set_gate(&vm->pit, 2, vm->port_b & PORTB_GATE2, now);
@@ -53,11 +57,27 @@ static bool portb_io(struct vm *vm, void *ctx, uint16_t port, unsigned size, boo
     return true;
 }
 
+void pit_dev_poll(struct vm *vm)
+{
+    const struct i8254_channel *c = &vm->pit.ch[0];
+    if (c->start != vm->pit_seen_start) { /* a new count: its edges start from 0 */
+        vm->pit_seen_start = c->start;
+        vm->pit_periods = 0;
+    }
+    uint64_t edges = i8254_edges(&vm->pit, 0, pit_now(vm));
+    if (edges > vm->pit_periods) {
+        vm->pit_periods = edges;
+        irq_pulse(vm, 0);
+    }
+}
+
 void pit_dev_attach(struct vm *vm)
 {
+    vm->pit_seen_start = 0;
+    vm->pit_periods = 0;
     i8254_reset(&vm->pit);
     vm->port_b = 0;
-    i8254_set_gate(&vm->pit, 2, false, pit_now()); /* port 0x61 bit 0 is 0 at reset */
+    i8254_set_gate(&vm->pit, 2, false, pit_now(vm)); /* port 0x61 bit 0 is 0 at reset */
     io_register(vm, PIT_PORT, PIT_PORTS, pit_io, NULL, "pit");
     io_register(vm, PORT_B, 1, portb_io, NULL, "port 0x61");
 }

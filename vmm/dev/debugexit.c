@@ -5,8 +5,9 @@
 
 #define DEBUG_EXIT_PORT 0xf4
 
-static bool debugexit_io(struct vm *vm, void *ctx, uint16_t port, unsigned size, bool write, uint32_t *val)
+static bool debugexit_io(struct vcpu *v, void *ctx, uint16_t port, unsigned size, bool write, uint32_t *val)
 {
+    struct vm *vm = v->vm;
     (void)ctx, (void)port;
     if (!write) {
         *val = 0xffffffffu >> (32 - 8 * size);

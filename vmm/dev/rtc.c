@@ -9,8 +9,9 @@
 #define RTC_PORT  0x70
 #define RTC_PORTS 2
 
-static bool rtc_io(struct vm *vm, void *ctx, uint16_t port, unsigned size, bool write, uint32_t *val)
+static bool rtc_io(struct vcpu *v, void *ctx, uint16_t port, unsigned size, bool write, uint32_t *val)
 {
+    struct vm *vm = v->vm;
     (void)ctx, (void)size; /* byte registers: a wider access takes its low byte */
     if (write)
         mc146818_write(&vm->rtc, port - RTC_PORT, (uint8_t)*val, wall_ns());
@@ -20,9 +21,9 @@ static bool rtc_io(struct vm *vm, void *ctx, uint16_t port, unsigned size, bool 
 }
 
 /* Port 0x80, the POST-code port: Linux writes it for a short I/O delay. */
-static bool post_io(struct vm *vm, void *ctx, uint16_t port, unsigned size, bool write, uint32_t *val)
+static bool post_io(struct vcpu *v, void *ctx, uint16_t port, unsigned size, bool write, uint32_t *val)
 {
-    (void)vm, (void)ctx, (void)port;
+    (void)v, (void)ctx, (void)port;
     if (!write)
         *val = 0xffffffffu >> (32 - 8 * size);
     return true;
