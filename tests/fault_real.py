@@ -201,7 +201,7 @@ class Campaign:
         else:
             outcome, self.holder = "LOST", None
         if self.holder is not None:
-            # The log is a ring (16 KiB): after a few minutes its oldest
+            # The log is a ring (64 KiB): after a few minutes its oldest
             # lines are gone, so the check is that what it holds is one run
             # of consecutive numbers that contains and goes past the last
             # number before this run.

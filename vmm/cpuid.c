@@ -7,6 +7,7 @@
 #include <hopvm/x86.h>
 
 #define HV_LEAF_BASE   0x40000000u
+#define HV_LEAF_LAST   0x4000ffffu /* the whole range a guest scans for hypervisors is hopvm's */
 #define HV_LEAF_TIMING 0x40000010u /* EAX = TSC kHz, EBX = APIC bus kHz (the VMware/KVM convention) */
 /* The KVM paravirtual interface, one block of 0x100 leaves up, where a
  * guest's scan for "KVMKVMKVM" finds it (Linux: hypervisor_cpuid_base(),
@@ -102,7 +103,7 @@ static void xsave_leaf(struct vcpu *v, uint32_t sub, uint32_t r[4])
 
 void cpuid_policy(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
-    if (leaf >= HV_LEAF_BASE && leaf < HV_LEAF_BASE + 0x100) {
+    if (leaf >= HV_LEAF_BASE && leaf <= HV_LEAF_LAST) {
         r[0] = r[1] = r[2] = r[3] = 0;
         if (leaf == HV_LEAF_BASE) {
             r[0] = HV_LEAF_TIMING;

@@ -4,6 +4,7 @@
 #include <hopvm/cpu.h>
 #include <hopvm/cpuinfo.h>
 #include <hopvm/lib.h>
+#include <hopvm/mc146818.h>
 #include <hopvm/mem.h>
 #include <hopvm/time.h>
 #include <hopvm/version.h>
@@ -151,6 +152,12 @@ static enum cmd_status cmd_uptime(int argc, char **argv)
     kprintf("up %lud %02lu:%02lu:%02lu.%03lu, %lu ticks at %u Hz, TSC %lu.%03lu MHz (%s)\n",
             s / 86400, s / 3600 % 24, s / 60 % 60, s % 60, ms % 1000, timer_ticks(), timer_hz(),
             tsc_hz() / 1000000, tsc_hz() / 1000 % 1000, time_source());
+    /* The wall clock guests' RTCs and KVM clocks start from. */
+    uint64_t unix_s = wall_ns() / 1000000000ull;
+    struct rtc_time t;
+    rtc_from_unix((int64_t)unix_s, &t);
+    kprintf("time %04u-%02u-%02u %02u:%02u:%02u UTC (unix %lu), from the host's RTC\n", t.year, t.month, t.day,
+            t.hour, t.minute, t.second, unix_s);
     return CMD_OK;
 }
 
@@ -233,7 +240,7 @@ static const struct cmd host_cmds[] = {
     {.name = "version", .usage = "", .help = "hopvm version and build", .run = cmd_version},
     {.name = "cpu", .usage = "", .help = "CPU model and virtualization support", .run = cmd_cpu},
     {.name = "mem", .usage = "[map]", .help = "physical memory: total, free, reserved, largest free range; map: the firmware map", .run = cmd_mem},
-    {.name = "uptime", .usage = "", .help = "time since hopvm started, timer ticks, TSC rate", .run = cmd_uptime},
+    {.name = "uptime", .usage = "", .help = "time since hopvm started, timer ticks, TSC rate, the time of day", .run = cmd_uptime},
     {.name = "reboot", .usage = "", .help = "reset the machine", .run = cmd_reboot},
     {.name = "poweroff", .usage = "", .help = "power the machine off (ACPI S5)", .run = cmd_poweroff},
 #ifdef HOPVM_DEBUG

@@ -25,6 +25,7 @@ void io_dispatch(struct vcpu *v, uint16_t port, unsigned size, bool write, uint3
     }
     /* Nothing there: like an empty ISA bus, reads float high. */
     vm->io_unhandled++;
+    vm->io_unhandled_last = port;
     if (!write)
         *val = 0xffffffffu;
 }

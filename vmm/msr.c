@@ -193,6 +193,11 @@ static const struct msr_entry {
  * PerfCtr0-3) exist on every AMD CPU whatever CPUID says, and kernels
  * write them at start-up: here they are counters that never run. */
 static const struct msr_entry amd_perf = {0, rd_zero, wr_ignore};
+/* The K8's interrupt-pending message register (AMD BKDG for family 0Fh,
+ * MSR C001_0055), which Linux reads without a fault handler on family 0Fh
+ * CPUs (QEMU's TCG CPU is one) to see whether C1E is on: it is not. */
+#define MSR_K8_INT_PENDING_MSG 0xc0010055
+static const struct msr_entry amd_int_pending = {MSR_K8_INT_PENDING_MSG, rd_zero, wr_ignore};
 
 /* The x2APIC registers (SDM Vol.3A 11.12.1.2) and the KVM clock MSRs
  * are ranges with handlers of their own. */
@@ -228,6 +233,8 @@ static const struct msr_entry *lookup(uint32_t msr)
             return &msr_table[i];
     if (msr >= MSR_K7_PERFCTL0 && msr <= MSR_K7_PERFCTR3 && cpuinfo()->amd)
         return &amd_perf;
+    if (msr == MSR_K8_INT_PENDING_MSG && cpuinfo()->amd)
+        return &amd_int_pending;
     return NULL;
 }
 

@@ -127,7 +127,10 @@ static enum cmd_status vm_info(struct vm *vm)
     for (int r = 0; r < EXIT_REASON_COUNT; r++)
         if (vm->exits[r])
             kprintf(", %s %lu", exit_reason_names[r], vm->exits[r]);
-    kprintf("\nunclaimed port I/O: %lu\nunassigned MMIO: %lu\n", vm->io_unhandled, vm->mmio_unassigned);
+    kprintf("\nunclaimed port I/O: %lu", vm->io_unhandled);
+    if (vm->io_unhandled)
+        kprintf(" (the latest at port 0x%x)", vm->io_unhandled_last);
+    kprintf("\nunassigned MMIO: %lu\n", vm->mmio_unassigned);
     if (vm->have_regs) {
         kprintf("registers when it stopped:\n");
         print_regs(&vm->regs);

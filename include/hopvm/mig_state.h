@@ -24,7 +24,7 @@
 #define MIG_FXSAVE_SIZE  512
 #define MIG_YMMH_SIZE    256       /* the upper halves of YMM0-15 */
 #define MIG_UART_RX_MAX  64        /* = sizeof(struct uart_dev.rx) */
-#define MIG_UART_LOG_MAX 16384     /* = VM_LOG_SIZE */
+#define MIG_UART_LOG_MAX 65536     /* = VM_LOG_SIZE */
 #define MIG_UART_TYPE    "uart16550"
 
 /* Worst-case encoded sizes (every string and array full), to size buffers.

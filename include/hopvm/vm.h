@@ -70,7 +70,7 @@ struct vm_exit {
 
 enum vm_state { VM_STOPPED, VM_RUNNING, VM_PAUSED, VM_EXITED, VM_CRASHED };
 
-#define VM_LOG_SIZE (16 * 1024)
+#define VM_LOG_SIZE (64 * 1024) /* a Linux boot with loglevel=7 prints about 30 KiB */
 #define VCPU_MTRR_DEF_TYPE 0x806 /* MTRRs on, default type write-back (SDM Vol.3A 12.11.2.1) */
 #define VM_MAX_IO 24
 
@@ -170,6 +170,7 @@ struct vm {
     struct io_range io[VM_MAX_IO];
     unsigned nio;
     uint64_t io_unhandled;
+    uint16_t io_unhandled_last; /* the port of the latest, for `vm info` */
     uint64_t mmio_unassigned; /* accesses to guest-physical addresses with nothing there */
     struct mmio_range mmio[VM_MAX_MMIO];
     unsigned nmmio;

@@ -10,7 +10,7 @@
 #include <libfdt.h>
 #include <stdlib.h>
 
-#define SCRATCH (64 * 1024)
+#define SCRATCH (MIG_UART_MAX * 2)
 
 /* libfdt and the encoders want 8-byte aligned buffers. */
 static uint64_t tree_buf[MIG_UART_MAX / 8 + 1], scratch[SCRATCH / 8];
@@ -134,7 +134,7 @@ static void expect_fail_at(int line, enum kind k, const void *t, size_t len, con
 
 /* The valid encoding of kind k, with one property replaced (val != NULL)
  * or deleted, or one node deleted (prop == NULL), in out/out_len. */
-static uint64_t edited_buf[MIG_UART_MAX / 8 + 64];
+static uint64_t edited_buf[SCRATCH / 8];
 static uint8_t *const edited = (uint8_t *)edited_buf;
 static size_t edited_len;
 
@@ -574,7 +574,7 @@ static void test_uart(void)
     edit(UART, "/device", "rx", big, MIG_UART_RX_MAX + 1);
     EXPECT_FAIL(UART, edited, edited_len, "DEVICE: property 'rx' is 65 bytes, at most 64");
     edit(UART, "/device", "log", big, sizeof(big));
-    EXPECT_FAIL(UART, edited, edited_len, "DEVICE: property 'log' is 16385 bytes, at most 16384");
+    EXPECT_FAIL(UART, edited, edited_len, "DEVICE: property 'log' is 65537 bytes, at most 65536");
 
     /* Empty FIFO and log; then both full: the worst case. */
     memset(uart.rx, 0, sizeof(uart.rx));
