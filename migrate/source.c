@@ -181,6 +181,23 @@ static void fdt_record(struct mig_session *s, uint32_t type, int (*enc)(const vo
 static int enc_vmdef(const void *w, void *b, size_t c, size_t *l) { return mig_vmdef_encode(w, b, c, l); }
 static int enc_vcpu(const void *w, void *b, size_t c, size_t *l) { return mig_vcpu_encode(w, b, c, l); }
 static int enc_uart(const void *w, void *b, size_t c, size_t *l) { return mig_uart_encode(w, b, c, l); }
+static int enc_dev(const void *w, void *b, size_t c, size_t *l) { return mig_dev_encode(w, b, c, l); }
+
+/* The next generic DEVICE record, if the guest has one left. */
+static bool device_record(struct mig_session *s)
+{
+    static struct mig_dev d; /* 14 KiB */
+    int r = s->sops->device ? s->sops->device(s->ctx, s->next_dev, &d) : 1;
+    if (r > 0)
+        return false;
+    if (r < 0) {
+        mig_fail(s, MIG_ERR_INTERNAL, "cannot save the guest's device %u", s->next_dev);
+        return true;
+    }
+    s->next_dev++;
+    fdt_record(s, REC_DEVICE, enc_dev, &d, MIG_DEV_MAX);
+    return true;
+}
 
 void mig_source_live(struct mig_session *s, const struct mig_live_params *p, uint64_t *bitmap)
 {
@@ -216,11 +233,11 @@ void mig_source_fill(struct mig_session *s)
         s->sops->vcpu(s->ctx, s->next_vcpu++, &v);
         fdt_record(s, REC_VCPU, enc_vcpu, &v, MIG_VCPU_MAX);
     } else if (!s->uart_done) {
-        static struct mig_uart u; /* 16 KiB */
+        static struct mig_uart u; /* 65 KiB */
         s->sops->uart(s->ctx, &u);
         fdt_record(s, REC_DEVICE, enc_uart, &u, MIG_UART_MAX);
         s->uart_done = true;
-    } else {
+    } else if (!device_record(s)) {
         uint8_t b[END_LEN];
         struct stream_end e = {.records = s->st.records, .pages = s->st.pages_done};
         if (s->version == STREAM_V1) /* version 2: zero, every record is sealed */

@@ -341,6 +341,7 @@ int mig_uart_encode(const struct mig_uart *u, void *buf, size_t cap, size_t *len
     for (size_t i = 0; i < ARRAY_SIZE(uart_regs); i++)
         wr_u32(&w, uart_regs[i].name, *AT_C(uint8_t, u, uart_regs[i].off));
     wr_bytes(&w, "rx", u->rx, u->rx_count);
+    wr_u32(&w, "thre", u->thre);
     wr_u64(&w, "log-total", u->log_total);
     wr_bytes(&w, "log", u->log, u->log_count);
     wr_end(&w);
@@ -380,6 +381,8 @@ int mig_uart_decode(const void *buf, size_t len, struct mig_uart *u, char *err, 
         return -1;
     memcpy(u->rx, p, n);
     u->rx_count = (uint32_t)n;
+    if (rd_u32_opt(&r, dev, "thre", 1, 0, &u->thre))
+        return -1;
     if (rd_u64(&r, dev, "log-total", &u->log_total) || !(p = rd_upto(&r, dev, "log", MIG_UART_LOG_MAX, &n)))
         return -1;
     if (n > u->log_total)

@@ -138,16 +138,37 @@ static void vcpu(struct mig_session *s)
     s->next_vcpu++;
 }
 
+/* A platform device other than the UART: decoded here, checked and
+ * loaded by the host's device (tops->device). */
+static void generic_device(struct mig_session *s)
+{
+    static struct mig_dev d;
+    char why[ERROR_REASON_MAX + 1];
+    if (!s->tops->device) {
+        mig_fail(s, MIG_ERR_PROTOCOL, "DEVICE record of a type this host does not emulate");
+        return;
+    }
+    if (mig_dev_decode(s->rd.body, s->rd.len, &d, why, sizeof(why)) != 0 ||
+        s->tops->device(s->ctx, &d, why, sizeof(why)) != 0) {
+        mig_fail(s, MIG_ERR_PROTOCOL, "%s", why);
+        return;
+    }
+}
+
 static void device(struct mig_session *s)
 {
     static struct mig_uart u;
-    char type[32], why[ERROR_REASON_MAX + 1];
-    if (mig_device_type(s->rd.body, s->rd.len, type, sizeof(type)) != 0 || strcmp(type, MIG_UART_TYPE)) {
-        mig_fail(s, MIG_ERR_PROTOCOL, "DEVICE record of a type this host does not emulate");
+    char type[CFG_NAME_MAX], why[ERROR_REASON_MAX + 1];
+    if (mig_device_type(s->rd.body, s->rd.len, type, sizeof(type)) != 0) {
+        mig_fail(s, MIG_ERR_PROTOCOL, "DEVICE record without a valid type");
         return;
     }
     if (!s->round_begun || s->st.round_left || ((s->caps & CAP_LIVE) && !s->st.final_round)) {
         mig_fail(s, MIG_ERR_PROTOCOL, "DEVICE before the final round was complete");
+        return;
+    }
+    if (strcmp(type, MIG_UART_TYPE)) {
+        generic_device(s);
         return;
     }
     if (s->uart_done || mig_uart_decode(s->rd.body, s->rd.len, &u, why, sizeof(why)) != 0 ||

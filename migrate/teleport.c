@@ -27,6 +27,7 @@ static void src_describe(void *ctx, struct mig_vmdef *d) { vm_describe(ctx, d); 
 static const uint8_t *src_page(void *ctx, uint64_t gfn) { return vm_mig_page(ctx, gfn); }
 static void src_vcpu(void *ctx, unsigned i, struct mig_vcpu *v) { vm_save_vcpu(ctx, i, v); }
 static void src_uart(void *ctx, struct mig_uart *u) { vm_save_uart(ctx, u); }
+static int src_device(void *ctx, unsigned i, struct mig_dev *d) { return vm_save_device(ctx, i, d); }
 static void src_handed_over(void *ctx)
 {
     char why[160];
@@ -59,7 +60,7 @@ static bool src_link_idle(void *ctx)
     return !tp.tcp.pcb || (!tp.tcp.pcb->unsent && !tp.tcp.pcb->unacked);
 }
 static const struct mig_source_ops src_ops = {
-    .describe = src_describe, .page = src_page, .vcpu = src_vcpu, .uart = src_uart,
+    .describe = src_describe, .page = src_page, .vcpu = src_vcpu, .uart = src_uart, .device = src_device,
     .handed_over = src_handed_over, .pause = src_pause, .log_start = src_log_start,
     .harvest = src_harvest, .throttle = src_throttle, .now_ns = src_now, .link_idle = src_link_idle,
 };
@@ -95,6 +96,11 @@ static int tgt_uart(void *ctx, const struct mig_uart *u, char *e, size_t n)
     vm_load_uart(tp.vm, u);
     return 0;
 }
+static int tgt_device(void *ctx, const struct mig_dev *d, char *e, size_t n)
+{
+    (void)ctx;
+    return vm_load_device(tp.vm, d, e, n);
+}
 static void tgt_final(void *ctx)
 {
     (void)ctx;
@@ -115,7 +121,8 @@ static void tgt_abort(void *ctx, bool in_doubt)
         tp.vm = NULL;
 }
 static const struct mig_target_ops tgt_ops = {
-    .offer = tgt_offer, .page = tgt_page, .vcpu = tgt_vcpu, .uart = tgt_uart, .final_round = tgt_final,
+    .offer = tgt_offer, .page = tgt_page, .vcpu = tgt_vcpu, .uart = tgt_uart, .device = tgt_device,
+    .final_round = tgt_final,
     .commit = tgt_commit, .abort = tgt_abort,
 };
 

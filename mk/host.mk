@@ -16,7 +16,7 @@ HOST_SRC := vmm/lib/format.c vmm/bitmap.c vmm/pmm.c vmm/lineedit.c vmm/args.c vm
 	vmm/vcpu_check.c vmm/vcpu_check_seg.c \
 	drivers/acpi_aml.c drivers/pci_bar.c \
 	migrate/session.c migrate/source.c migrate/target.c migrate/auth.c migrate/stream.c \
-	migrate/state_fdt.c migrate/fdt_io.c migrate/compat.c migrate/converge.c migrate/spake2.c migrate/seal.c
+	migrate/state_fdt.c migrate/dev_state.c migrate/fdt_io.c migrate/compat.c migrate/converge.c migrate/spake2.c migrate/seal.c
 HOST_LIB_SRC := $(HOST_SRC) $(LIBFDT_SRC) $(BEARSSL_SRC)
 
 # Per-file flags, the same in every build: BearSSL with its own (see

@@ -48,7 +48,14 @@ int console_getc(void)
     return c;
 }
 
-bool console_input_pending(void) { return ring_tail != ring_head; }
+/* Keys the console could act on now: not those waiting for an attached
+ * guest's full UART (that guest must run to make room). */
+bool console_input_pending(void)
+{
+    if (ring_tail == ring_head)
+        return false;
+    return !attached || uart_dev_room(attached) || ring[ring_tail % RING_SIZE] == KEY_DETACH;
+}
 
 static void le_out(void *ctx, const char *s, size_t n)
 {
@@ -116,12 +123,32 @@ void console_task_end(void)
         kprintf("%s", CONSOLE_PROMPT);
 }
 
+/* The next key without taking it, or -1. */
+static int console_peekc(void)
+{
+    uint64_t fl = read_rflags();
+    cli();
+    console_poll_input();
+    int c = ring_tail != ring_head ? ring[ring_tail % RING_SIZE] : -1;
+    if (fl & RFLAGS_IF)
+        sti();
+    return c;
+}
+
 bool console_service(void)
 {
     char line[LE_MAX];
     bool any = false;
     int c;
-    while ((c = console_getc()) >= 0) {
+    for (;;) {
+        /* While attached, keys wait in the ring until the guest's UART has
+         * room (its FIFO holds 16550-sized bursts), as a terminal's
+         * flow control would: a pasted line is not cut. Ctrl-] still
+         * detaches from a guest that reads nothing. */
+        if (attached && !uart_dev_room(attached) && console_peekc() != KEY_DETACH)
+            break;
+        if ((c = console_getc()) < 0)
+            break;
         any = true;
         if (attached) {
             if (c == KEY_DETACH)

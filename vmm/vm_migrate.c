@@ -10,6 +10,7 @@
 #include <hopvm/mem.h>
 #include <hopvm/mig_compat.h>
 #include <hopvm/mig_state.h>
+#include <hopvm/time.h>
 #include <hopvm/vcpu_check.h>
 #include <hopvm/vm.h>
 #include <hopvm/x86.h>
@@ -67,9 +68,26 @@ void vm_save_uart(struct vm *vm, struct mig_uart *u)
     memset(u, 0, sizeof(*u));
     u->ier = d->ier, u->lcr = d->lcr, u->mcr = d->mcr, u->scr = d->scr;
     u->dll = d->dll, u->dlm = d->dlm, u->fcr = d->fcr;
+    u->thre = d->thre_pending;
     for (unsigned i = d->rx_tail; i != d->rx_head && u->rx_count < sizeof(u->rx); i++)
         u->rx[u->rx_count++] = d->rx[i % sizeof(d->rx)];
     mig_uart_log_from_ring(u, vm->log, VM_LOG_SIZE, vm->log_len);
+}
+
+/* The platform's devices, in the order of their table (vmm/dev/devices.c),
+ * each instance one record. */
+int vm_save_device(struct vm *vm, unsigned i, struct mig_dev *d)
+{
+    for (unsigned k = 0; k < vdev_count; k++) {
+        const struct vdev *t = &vdevs[k];
+        if (!t->save)
+            continue;
+        unsigned count = t->instances ? t->instances(vm) : 1;
+        if (i < count)
+            return t->save(vm, i, d) == 0 ? 0 : -1;
+        i -= count;
+    }
+    return 1;
 }
 
 /* ---- the source's guest while a teleport owns it --------------------- */
@@ -162,6 +180,7 @@ struct vm *vm_incoming(const struct mig_vmdef *d, char *err, size_t n)
     memcpy(c->kernel, d->kernel, sizeof(c->kernel));
     memcpy(c->cmdline, d->cmdline, sizeof(c->cmdline));
     vm->mig.prev_def = fresh ? NULL : vm->def;
+    vm->mig.incoming_clock = 0;
     vm->def = c;
     vm->mig.incoming_new = fresh;
     if (vm_prepare(vm, false, err, n) != 0) {
@@ -221,15 +240,34 @@ void vm_load_uart(struct vm *vm, const struct mig_uart *u)
     struct uart_dev *d = &vm->uart;
     d->ier = u->ier, d->lcr = u->lcr, d->mcr = u->mcr, d->scr = u->scr;
     d->dll = u->dll, d->dlm = u->dlm, d->fcr = u->fcr;
+    d->thre_pending = u->thre;
     d->rx_head = d->rx_tail = 0;
     for (uint32_t i = 0; i < u->rx_count && i < sizeof(d->rx); i++)
         d->rx[d->rx_head++] = u->rx[i];
     mig_uart_log_to_ring(u, vm->log, VM_LOG_SIZE, &vm->log_len);
 }
 
-/* Each vCPU's TSC continues from the value the source saved. */
+int vm_load_device(struct vm *vm, const struct mig_dev *d, char *err, size_t n)
+{
+    for (unsigned k = 0; k < vdev_count; k++) {
+        const struct vdev *t = &vdevs[k];
+        if (!t->load || strcmp(t->type, d->type))
+            continue;
+        unsigned count = t->instances ? t->instances(vm) : 1;
+        if (d->instance >= count)
+            return ksnprintf(err, n, "%s: instance %u, this guest has %u", d->type, d->instance, count), -1;
+        return t->load(vm, d, err, n);
+    }
+    return ksnprintf(err, n, "a device of type '%s', which this host does not emulate", d->type), -1;
+}
+
+/* Each vCPU's TSC continues from the value the source saved, and the
+ * device clock from its own (a stream without it starts the clock at 0:
+ * it carried no device that reads it); the KVM clock's areas are written
+ * again for this host's TSC rate. */
 static void continue_tsc(struct vm *vm)
 {
+    vm->clock_offset = (int64_t)(vm->mig.incoming_clock - time_ns());
     uint64_t now = rdtsc();
     for (unsigned i = 0; i < vm->nvcpus; i++) {
         struct vcpu_state s;
@@ -237,6 +275,7 @@ static void continue_tsc(struct vm *vm)
         s.tsc_offset = vm->mig.incoming_tsc[i] - now;
         hv()->set_state(vm->vcpus[i], &s);
     }
+    kvmclock_update(vm);
 }
 
 void vm_incoming_commit(struct vm *vm)

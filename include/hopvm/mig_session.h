@@ -53,6 +53,10 @@ struct mig_source_ops {
     const uint8_t *(*page)(void *ctx, uint64_t gfn);
     void (*vcpu)(void *ctx, unsigned i, struct mig_vcpu *v);
     void (*uart)(void *ctx, struct mig_uart *u);
+    /* The platform's other devices, one DEVICE record each, after the
+     * UART's: fills d and returns 0 for device i, 1 past the last. May be
+     * NULL (a guest with only a UART: the tools' old files). */
+    int (*device)(void *ctx, unsigned i, struct mig_dev *d);
     /* COMMIT_READY came: retire the guest for good, before COMMIT goes out. */
     void (*handed_over)(void *ctx);
     /* The final round begins: the guest stops running here (the start of
@@ -76,6 +80,10 @@ struct mig_target_ops {
     uint8_t *(*page)(void *ctx, uint64_t gfn); /* where page gfn goes */
     int (*vcpu)(void *ctx, const struct mig_vcpu *v, char *err, size_t n);
     int (*uart)(void *ctx, const struct mig_uart *u, char *err, size_t n);
+    /* A generic DEVICE record (decoded, not yet checked): 0, or -1 with
+     * the reason (a type this host lacks, a value its device refuses).
+     * NULL: every such record is refused. */
+    int (*device)(void *ctx, const struct mig_dev *d, char *err, size_t n);
     /* The final round began (ROUND_FINAL): the source paused the guest.
      * May be NULL. */
     void (*final_round)(void *ctx);
@@ -163,6 +171,7 @@ struct mig_session {
     uint32_t round;                     /* the current round */
     uint64_t next_gfn;                  /* round 0: the next page; later: where to look next */
     unsigned next_vcpu;
+    unsigned next_dev;                  /* source: the next generic DEVICE record */
     bool offered, round_begun;
     bool uart_done, end_done;
     bool vcpu_seen[CFG_MAX_VCPUS];

@@ -66,6 +66,7 @@ struct mig_vcpu {
 
 /* DEVICE type "uart16550", instance 0: the guest's 16550 and its log. */
 struct mig_uart {
+    uint32_t thre;                  /* the THR-empty interrupt is raised (0 if absent) */
     uint8_t ier, lcr, mcr, scr, dll, dlm, fcr;
     uint8_t rx[MIG_UART_RX_MAX];
     uint32_t rx_count;              /* pending input bytes, oldest first */
@@ -107,5 +108,43 @@ int mig_device_type(const void *buf, size_t len, char *type, size_t n);
  * first: bytes it does not cover are left alone). ring_size > 0. */
 void mig_uart_log_from_ring(struct mig_uart *u, const char *ring, size_t ring_size, uint64_t log_len);
 void mig_uart_log_to_ring(const struct mig_uart *u, char *ring, size_t ring_size, uint64_t *log_len);
+
+/* DEVICE records of the platform's devices (vmm/dev/: 8259s, I/O APIC,
+ * local APICs, PIT, RTC, ACPI PM, ...): a type, an instance and named
+ * properties, each a u32, a u64 or bytes (device-tree properties: numbers
+ * big-endian). The engine carries them without knowing what they mean;
+ * each device's load (in vmm/dev/) checks every value it takes, so a
+ * record a device does not understand is refused by name. The UART keeps
+ * its own record (mig_uart) for streams of version V-1. */
+#define MIG_DEV_PROPS     64
+#define MIG_DEV_NAME_MAX  32        /* a property name with its NUL */
+#define MIG_DEV_VAL_MAX   256       /* bytes in one property's value */
+#define MIG_DEV_MAX       (MIG_DEV_PROPS * (MIG_DEV_VAL_MAX + MIG_DEV_NAME_MAX + 16) + 512)
+struct mig_dev_prop {
+    char name[MIG_DEV_NAME_MAX];    /* [a-z0-9-], not "type" or "instance" */
+    uint32_t len;                   /* <= MIG_DEV_VAL_MAX */
+    uint8_t val[MIG_DEV_VAL_MAX];
+};
+struct mig_dev {
+    char type[CFG_NAME_MAX];        /* [A-Za-z0-9._-], not "uart16550" */
+    uint32_t instance;              /* e.g. the vCPU of a local APIC */
+    uint32_t nprops;                /* <= MIG_DEV_PROPS, no name twice */
+    struct mig_dev_prop props[MIG_DEV_PROPS];
+};
+void mig_dev_init(struct mig_dev *d, const char *type, uint32_t instance);
+/* Adding a property: -1 if the record is full, the name is taken or bad,
+ * or the value too long (a bug in the device's save, never the peer's). */
+int mig_dev_put_u32(struct mig_dev *d, const char *name, uint32_t v);
+int mig_dev_put_u64(struct mig_dev *d, const char *name, uint64_t v);
+int mig_dev_put_bytes(struct mig_dev *d, const char *name, const void *p, uint32_t len);
+/* Reading one: 0, or -1 with "property 'x' missing" / "... is N bytes,
+ * expected M" in err. get_bytes wants exactly len bytes. */
+int mig_dev_get_u32(const struct mig_dev *d, const char *name, uint32_t *v, char *err, size_t n);
+int mig_dev_get_u64(const struct mig_dev *d, const char *name, uint64_t *v, char *err, size_t n);
+int mig_dev_get_bytes(const struct mig_dev *d, const char *name, void *p, uint32_t len, char *err, size_t n);
+/* An optional u32: dflt when absent (a source older than the property). */
+int mig_dev_get_u32_opt(const struct mig_dev *d, const char *name, uint32_t dflt, uint32_t *v, char *err, size_t n);
+int mig_dev_encode(const struct mig_dev *d, void *buf, size_t cap, size_t *len);
+int mig_dev_decode(const void *buf, size_t len, struct mig_dev *d, char *err, size_t errn);
 
 #endif

@@ -151,6 +151,7 @@ struct vm_mig {
     bool incoming_new;        /* its slot was created for an incoming teleport */
     const struct cfg_vm *prev_def; /* the config's definition, back if the teleport fails */
     uint64_t incoming_tsc[CFG_MAX_VCPUS]; /* guest TSC at the source's pause */
+    uint64_t incoming_clock;  /* the device clock (vm_clock_ns) at the source's pause */
 };
 
 struct vm {
@@ -219,10 +220,19 @@ int io_register(struct vm *vm, uint16_t base, uint16_t len, io_fn fn, void *ctx,
 void io_dispatch(struct vcpu *v, uint16_t port, unsigned size, bool write, uint32_t *val);
 
 /* vmm/dev/: the emulated platform, one table of devices (vmm/dev/devices.c). */
+struct mig_dev;
 struct vdev {
     const char *name;
     int irq;                          /* its ISA interrupt line, -1 if none */
     void (*attach)(struct vm *vm);    /* reset state, register ports and MMIO */
+    /* Its state in a teleport: one DEVICE record of this type per
+     * instance (a local APIC per vCPU). NULL save: nothing to carry (or
+     * carried elsewhere: the UART has a record of its own). */
+    const char *type;
+    unsigned (*instances)(const struct vm *vm); /* NULL: one */
+    int (*save)(struct vm *vm, unsigned instance, struct mig_dev *d);
+    /* Checks every value before taking any: 0, or -1 with why. */
+    int (*load)(struct vm *vm, const struct mig_dev *d, char *err, size_t n);
 };
 extern const struct vdev vdevs[];
 extern const unsigned vdev_count;
@@ -232,12 +242,29 @@ void pit_dev_poll(struct vm *vm);     /* channel 0's periods into IRQ 0 edges */
 void rtc_dev_attach(struct vm *vm);
 void uart_dev_attach(struct vm *vm);
 void uart_dev_input(struct vm *vm, uint8_t c);
+bool uart_dev_room(const struct vm *vm); /* its receive FIFO can take a byte */
 void debugexit_attach(struct vm *vm);
 void lapic_dev_attach(struct vm *vm);
 void ioapic_dev_attach(struct vm *vm);
 void pic_dev_attach(struct vm *vm);
 void pm_dev_attach(struct vm *vm);
 void vm_log_putc(struct vm *vm, char c);
+int pic_dev_save(struct vm *vm, unsigned i, struct mig_dev *d);
+int pic_dev_load(struct vm *vm, const struct mig_dev *d, char *err, size_t n);
+int ioapic_dev_save(struct vm *vm, unsigned i, struct mig_dev *d);
+int ioapic_dev_load(struct vm *vm, const struct mig_dev *d, char *err, size_t n);
+unsigned lapic_dev_instances(const struct vm *vm);
+int lapic_dev_save(struct vm *vm, unsigned i, struct mig_dev *d);
+int lapic_dev_load(struct vm *vm, const struct mig_dev *d, char *err, size_t n);
+int pit_dev_save(struct vm *vm, unsigned i, struct mig_dev *d);
+int pit_dev_load(struct vm *vm, const struct mig_dev *d, char *err, size_t n);
+int rtc_dev_save(struct vm *vm, unsigned i, struct mig_dev *d);
+int rtc_dev_load(struct vm *vm, const struct mig_dev *d, char *err, size_t n);
+int pm_dev_save(struct vm *vm, unsigned i, struct mig_dev *d);
+int pm_dev_load(struct vm *vm, const struct mig_dev *d, char *err, size_t n);
+/* vmm/vm_migrate.c: the table's devices in a teleport. */
+int vm_save_device(struct vm *vm, unsigned i, struct mig_dev *d); /* 0, or 1 past the last */
+int vm_load_device(struct vm *vm, const struct mig_dev *d, char *err, size_t n);
 
 /* vmm/irq.c: interrupt routing and delivery. */
 uint64_t vm_clock_ns(const struct vm *vm);     /* the guest's device clock, continuous across teleports */

@@ -24,3 +24,36 @@ void ioapic_dev_attach(struct vm *vm)
 {
     mmio_register(vm, IOAPIC_DEFAULT_BASE, IOAPIC_PAGE, ioapic_mmio, NULL, "ioapic");
 }
+
+/* ---- teleport: DEVICE "ioapic" ------------------------------------------ */
+
+#include <hopvm/devstate.h>
+#include <hopvm/lib.h>
+
+#define IOAPIC_ID_MAX 0xf
+/* The redirection entries go as the model keeps them (u64, little-endian
+ * bytes, as in memory: both ends are x86). */
+static const struct dev_field ioapic_fields[] = {
+    DEV_INT(struct ioapic, id, "id", IOAPIC_ID_MAX),
+    DEV_INT(struct ioapic, regsel, "regsel", 0xff),
+    DEV_BYTES(struct ioapic, rte, "rte"),
+    DEV_INT(struct ioapic, pin_level, "pin-level", (1u << IOAPIC_PINS) - 1),
+};
+
+int ioapic_dev_save(struct vm *vm, unsigned i, struct mig_dev *d)
+{
+    mig_dev_init(d, "ioapic", i);
+    return devstate_save(d, NULL, &vm->ioapic, ioapic_fields, ARRAY_SIZE(ioapic_fields));
+}
+
+int ioapic_dev_load(struct vm *vm, const struct mig_dev *d, char *err, size_t n)
+{
+    struct ioapic io;
+    memset(&io, 0, sizeof(io));
+    if (devstate_load(d, NULL, &io, ioapic_fields, ARRAY_SIZE(ioapic_fields), err, n))
+        return -1;
+    if (io.id != vm->ioapic.id)
+        return ksnprintf(err, n, "ioapic: id %u, but this guest's MADT says %u", io.id, vm->ioapic.id), -1;
+    vm->ioapic = io;
+    return 0;
+}

@@ -19,3 +19,46 @@ void pic_dev_attach(struct vm *vm)
     io_register(vm, I8259_SLAVE_CMD, 2, pic_io, NULL, "pic slave");
     io_register(vm, I8259_ELCR, 2, pic_io, NULL, "elcr");
 }
+
+/* ---- teleport: DEVICE "i8259-pair", fields prefixed m- and s- ---------- */
+
+#include <hopvm/devstate.h>
+#include <hopvm/lib.h>
+
+#define INIT_STEP_MAX 4 /* 0 operating, 2-4 the ICW expected next (vmm/i8259.c) */
+static const struct dev_field chip_fields[] = {
+    DEV_INT(struct i8259, irr, "irr", 0xff),           DEV_INT(struct i8259, isr, "isr", 0xff),
+    DEV_INT(struct i8259, imr, "imr", 0xff),           DEV_INT(struct i8259, last_level, "level", 0xff),
+    DEV_INT(struct i8259, elcr, "elcr", 0xff),         DEV_INT(struct i8259, vector_base, "vector-base", 0xf8),
+    DEV_INT(struct i8259, init_step, "init-step", INIT_STEP_MAX),
+    DEV_INT(struct i8259, icw1, "icw1", 0xff),         DEV_INT(struct i8259, icw4, "icw4", 0xff),
+    DEV_INT(struct i8259, priority_add, "priority-add", 7),
+    DEV_BOOL(struct i8259, read_isr, "read-isr"),      DEV_BOOL(struct i8259, poll, "poll"),
+    DEV_BOOL(struct i8259, special_mask, "special-mask"), DEV_BOOL(struct i8259, auto_eoi, "auto-eoi"),
+    DEV_BOOL(struct i8259, rotate_on_aeoi, "rotate-on-aeoi"),
+    DEV_BOOL(struct i8259, special_fully_nested, "sfnm"),
+};
+static const char *const chip_prefix[2] = {"m-", "s-"};
+
+int pic_dev_save(struct vm *vm, unsigned i, struct mig_dev *d)
+{
+    mig_dev_init(d, "i8259-pair", i);
+    for (unsigned c = 0; c < 2; c++)
+        if (devstate_save(d, chip_prefix[c], &vm->pic.chip[c], chip_fields, ARRAY_SIZE(chip_fields)))
+            return -1;
+    return 0;
+}
+
+int pic_dev_load(struct vm *vm, const struct mig_dev *d, char *err, size_t n)
+{
+    struct i8259_pair p;
+    memset(&p, 0, sizeof(p));
+    for (unsigned c = 0; c < 2; c++) {
+        if (devstate_load(d, chip_prefix[c], &p.chip[c], chip_fields, ARRAY_SIZE(chip_fields), err, n))
+            return -1;
+        if (p.chip[c].init_step == 1 || (p.chip[c].vector_base & 7))
+            return ksnprintf(err, n, "i8259-pair: %sinit-step or vector-base out of range", chip_prefix[c]), -1;
+    }
+    vm->pic = p;
+    return 0;
+}

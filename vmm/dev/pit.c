@@ -81,3 +81,61 @@ void pit_dev_attach(struct vm *vm)
     io_register(vm, PIT_PORT, PIT_PORTS, pit_io, NULL, "pit");
     io_register(vm, PORT_B, 1, portb_io, NULL, "port 0x61");
 }
+
+/* ---- teleport: DEVICE "i8254", fields prefixed ch0- .. ch2- ------------- */
+
+#include <hopvm/devstate.h>
+
+#define PIT_MODE_MAX   5
+#define PIT_ACCESS_MAX 3
+#define PIT_RELOAD_MAX 65536
+static const struct dev_field ch_fields[] = {
+    DEV_INT(struct i8254_channel, mode, "mode", PIT_MODE_MAX),
+    DEV_INT(struct i8254_channel, access, "access", PIT_ACCESS_MAX),
+    DEV_BOOL(struct i8254_channel, bcd, "bcd"),
+    DEV_INT(struct i8254_channel, reload, "reload", PIT_RELOAD_MAX),
+    DEV_BOOL(struct i8254_channel, loaded, "loaded"),
+    DEV_BOOL(struct i8254_channel, counting, "counting"),
+    DEV_BOOL(struct i8254_channel, out_low, "out-low"),
+    DEV_INT(struct i8254_channel, start, "start", UINT64_MAX),   /* PIT ticks of the device clock */
+    DEV_INT(struct i8254_channel, frozen, "frozen", UINT64_MAX),
+    DEV_BOOL(struct i8254_channel, gate, "gate"),
+    DEV_INT(struct i8254_channel, write_lsb, "write-lsb", 0xff),
+    DEV_BOOL(struct i8254_channel, write_msb_next, "write-msb-next"),
+    DEV_BOOL(struct i8254_channel, read_msb_next, "read-msb-next"),
+    DEV_BOOL(struct i8254_channel, latched, "latched"),
+    DEV_INT(struct i8254_channel, latch, "latch", 0xffff),
+    DEV_BOOL(struct i8254_channel, latch_msb_next, "latch-msb-next"),
+    DEV_BOOL(struct i8254_channel, status_latched, "status-latched"),
+    DEV_INT(struct i8254_channel, status, "status", 0xff),
+};
+static const char *const ch_prefix[I8254_CHANNELS] = {"ch0-", "ch1-", "ch2-"};
+
+int pit_dev_save(struct vm *vm, unsigned i, struct mig_dev *d)
+{
+    mig_dev_init(d, "i8254", i);
+    for (unsigned c = 0; c < I8254_CHANNELS; c++)
+        if (devstate_save(d, ch_prefix[c], &vm->pit.ch[c], ch_fields, ARRAY_SIZE(ch_fields)))
+            return -1;
+    return mig_dev_put_u32(d, "port-b", vm->port_b);
+}
+
+int pit_dev_load(struct vm *vm, const struct mig_dev *d, char *err, size_t n)
+{
+    struct i8254 p;
+    uint32_t port_b;
+    memset(&p, 0, sizeof(p));
+    for (unsigned c = 0; c < I8254_CHANNELS; c++) {
+        if (devstate_load(d, ch_prefix[c], &p.ch[c], ch_fields, ARRAY_SIZE(ch_fields), err, n))
+            return -1;
+        if (!p.ch[c].access)
+            return ksnprintf(err, n, "i8254: %saccess is 0", ch_prefix[c]), -1;
+    }
+    if (mig_dev_get_u32(d, "port-b", &port_b, err, n))
+        return -1;
+    if (port_b & ~PORTB_WRITABLE)
+        return ksnprintf(err, n, "i8254: port-b 0x%x sets bits that are not writable", port_b), -1;
+    vm->pit = p;
+    vm->port_b = (uint8_t)port_b;
+    return 0;
+}

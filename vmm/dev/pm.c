@@ -131,3 +131,53 @@ void pm_dev_attach(struct vm *vm)
     io_register(vm, I8042_DATA, 1, i8042_io, NULL, "i8042 data");
     io_register(vm, I8042_CMD, 1, i8042_io, NULL, "i8042");
 }
+
+/* ---- teleport: DEVICE "pc-platform" ------------------------------------- */
+
+/* The PM block, the ISA lines' levels, what the PIT's IRQ 0 has seen, and
+ * the device clock itself: every device's time (APIC timers, PIT, PM
+ * timer) is this clock's, so the target continues it from the value at
+ * the source's pause (vm_incoming_commit). */
+#include <hopvm/devstate.h>
+
+#define ISA_LINES_MAX 0xffffu
+struct platform {
+    uint16_t sts, en, cnt;
+    uint32_t isa;
+    uint64_t edges, count_start;
+};
+static const struct dev_field platform_fields[] = {
+    DEV_INT(struct platform, sts, "pm1-sts", 0xffff),
+    DEV_INT(struct platform, en, "pm1-en", 0xffff),
+    DEV_INT(struct platform, cnt, "pm1-cnt", PM1_CNT_WRITABLE),
+    DEV_INT(struct platform, isa, "isa-levels", ISA_LINES_MAX),
+    DEV_INT(struct platform, edges, "pit-edges", UINT64_MAX),
+    DEV_INT(struct platform, count_start, "pit-count-start", UINT64_MAX),
+};
+
+int pm_dev_save(struct vm *vm, unsigned i, struct mig_dev *d)
+{
+    struct platform p = {vm->pm.sts, vm->pm.en, vm->pm.cnt, vm->isa_irq_level, vm->pit_periods, vm->pit_seen_start};
+    mig_dev_init(d, "pc-platform", i);
+    if (devstate_save(d, NULL, &p, platform_fields, ARRAY_SIZE(platform_fields)))
+        return -1;
+    return mig_dev_put_u64(d, "clock-ns", vm_clock_ns(vm));
+}
+
+int pm_dev_load(struct vm *vm, const struct mig_dev *d, char *err, size_t n)
+{
+    struct platform p;
+    uint64_t clock;
+    memset(&p, 0, sizeof(p));
+    if (devstate_load(d, NULL, &p, platform_fields, ARRAY_SIZE(platform_fields), err, n) ||
+        mig_dev_get_u64(d, "clock-ns", &clock, err, n))
+        return -1;
+    if (p.cnt & ~PM1_CNT_WRITABLE)
+        return ksnprintf(err, n, "pc-platform: pm1-cnt 0x%x sets bits that are not kept", p.cnt), -1;
+    vm->pm.sts = p.sts, vm->pm.en = p.en, vm->pm.cnt = p.cnt;
+    vm->isa_irq_level = p.isa;
+    vm->pit_periods = p.edges;
+    vm->pit_seen_start = p.count_start;
+    vm->mig.incoming_clock = clock;
+    return 0;
+}

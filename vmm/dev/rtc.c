@@ -35,3 +35,34 @@ void rtc_dev_attach(struct vm *vm)
     io_register(vm, RTC_PORT, RTC_PORTS, rtc_io, NULL, "rtc");
     io_register(vm, 0x80, 1, post_io, NULL, "post");
 }
+
+/* ---- teleport: DEVICE "mc146818" ---------------------------------------- */
+
+#include <hopvm/devstate.h>
+#include <hopvm/lib.h>
+
+/* offset-s and frozen-s are two's complement in a u64 (seconds from the
+ * wall clock, which each host reads from its own RTC). */
+static const struct dev_field rtc_fields[] = {
+    DEV_INT(struct mc146818, index, "index", RTC_REGS - 1),
+    DEV_BOOL(struct mc146818, nmi_masked, "nmi-masked"),
+    DEV_BYTES(struct mc146818, regs, "regs"),
+    DEV_INT(struct mc146818, offset_s, "offset-s", UINT64_MAX),
+    DEV_INT(struct mc146818, frozen_s, "frozen-s", UINT64_MAX),
+};
+
+int rtc_dev_save(struct vm *vm, unsigned i, struct mig_dev *d)
+{
+    mig_dev_init(d, "mc146818", i);
+    return devstate_save(d, NULL, &vm->rtc, rtc_fields, ARRAY_SIZE(rtc_fields));
+}
+
+int rtc_dev_load(struct vm *vm, const struct mig_dev *d, char *err, size_t n)
+{
+    struct mc146818 r;
+    memset(&r, 0, sizeof(r));
+    if (devstate_load(d, NULL, &r, rtc_fields, ARRAY_SIZE(rtc_fields), err, n))
+        return -1;
+    vm->rtc = r;
+    return 0;
+}

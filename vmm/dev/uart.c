@@ -59,6 +59,8 @@ static void update_irq(struct vm *vm)
     irq_line(vm, UART_IRQ, iir_id(u) != IIR_NO_INT && (u->mcr & MCR_OUT2));
 }
 
+bool uart_dev_room(const struct vm *vm) { return rx_count(&vm->uart) < sizeof(vm->uart.rx); }
+
 void uart_dev_input(struct vm *vm, uint8_t c)
 {
     struct uart_dev *u = &vm->uart;
