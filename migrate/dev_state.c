@@ -13,7 +13,7 @@ _Static_assert(MIG_DEV_MAX <= (1 << 20), "a device tree fits one stream record")
 
 static bool name_ok(const char *s)
 {
-    size_t n = strlen(s);
+    size_t n = strnlen(s, MIG_DEV_NAME_MAX);
     if (n == 0 || n >= MIG_DEV_NAME_MAX || !strcmp(s, "type") || !strcmp(s, "instance"))
         return false;
     for (size_t i = 0; i < n; i++)

@@ -32,10 +32,20 @@ _Static_assert(MIG_VMDEF_MAX <= (1 << 20) && MIG_VCPU_MAX <= (1 << 20) && MIG_UA
 
 /* ------------------------------------------------------------------ VM_DEF */
 
+static void wr_leaves(struct tree_wr *w, const char *name, const struct mig_cpuid_leaf *l, unsigned n)
+{
+    uint8_t *p = wr_place(w, name, (size_t)n * CPUID_CELLS * CELL);
+    for (unsigned i = 0; p && i < n; i++, p += CPUID_CELLS * CELL) {
+        const uint32_t c[CPUID_CELLS] = { l[i].leaf, l[i].subleaf, l[i].eax, l[i].ebx, l[i].ecx, l[i].edx };
+        for (unsigned k = 0; k < CPUID_CELLS; k++)
+            put_be32(p + k * CELL, c[k]);
+    }
+}
+
 int mig_vmdef_encode(const struct mig_vmdef *d, void *buf, size_t cap, size_t *len)
 {
     struct tree_wr w;
-    if (d->ncpuid > MIG_CPUID_MAX)
+    if (d->ncpuid > MIG_CPUID_MAX || d->ntable > MIG_CPUID_TABLE_MAX)
         return -1;
     wr_start(&w, buf, cap, MIG_VMDEF_MAX);
     wr_u32(&w, "hopvm-stream", MIG_STATE_VERSION);
@@ -47,13 +57,9 @@ int mig_vmdef_encode(const struct mig_vmdef *d, void *buf, size_t cap, size_t *l
     wr_str(&w, "cmdline", d->cmdline, sizeof(d->cmdline));
     wr_end(&w);
     wr_begin(&w, "cpuid");
-    uint8_t *p = wr_place(&w, "leaves", (size_t)d->ncpuid * CPUID_CELLS * CELL);
-    for (unsigned i = 0; p && i < d->ncpuid; i++, p += CPUID_CELLS * CELL) {
-        const struct mig_cpuid_leaf *l = &d->cpuid[i];
-        const uint32_t c[CPUID_CELLS] = { l->leaf, l->subleaf, l->eax, l->ebx, l->ecx, l->edx };
-        for (unsigned k = 0; k < CPUID_CELLS; k++)
-            put_be32(p + k * CELL, c[k]);
-    }
+    wr_leaves(&w, "leaves", d->cpuid, d->ncpuid);
+    if (d->ntable)
+        wr_leaves(&w, "table", d->table, d->ntable);
     wr_end(&w);
     wr_begin(&w, "source");
     wr_str(&w, "host", d->source_host, sizeof(d->source_host));
@@ -62,18 +68,19 @@ int mig_vmdef_encode(const struct mig_vmdef *d, void *buf, size_t cap, size_t *l
     return wr_finish(&w, len);
 }
 
-static int rd_cpuid(struct tree_rd *r, int node, struct mig_vmdef *d)
+static int rd_leaves(struct tree_rd *r, int node, const char *name, struct mig_cpuid_leaf *out, unsigned max,
+                     unsigned *count)
 {
     const size_t leaf_bytes = CPUID_CELLS * CELL;
     size_t n;
-    const uint8_t *p = rd_upto(r, node, "leaves", MIG_CPUID_MAX * leaf_bytes, &n);
+    const uint8_t *p = rd_upto(r, node, name, max * leaf_bytes, &n);
     if (!p)
         return -1;
     if (n % leaf_bytes)
-        return rd_fail(r, "property 'leaves' is %zu bytes, not a multiple of %zu", n, leaf_bytes);
-    d->ncpuid = (unsigned)(n / leaf_bytes);
-    for (unsigned i = 0; i < d->ncpuid; i++, p += leaf_bytes) {
-        struct mig_cpuid_leaf *l = &d->cpuid[i];
+        return rd_fail(r, "property '%s' is %zu bytes, not a multiple of %zu", name, n, leaf_bytes);
+    *count = (unsigned)(n / leaf_bytes);
+    for (unsigned i = 0; i < *count; i++, p += leaf_bytes) {
+        struct mig_cpuid_leaf *l = &out[i];
         l->leaf = get_be32(p);
         l->subleaf = get_be32(p + CELL);
         l->eax = get_be32(p + 2 * CELL);
@@ -83,10 +90,20 @@ static int rd_cpuid(struct tree_rd *r, int node, struct mig_vmdef *d)
         /* The target checks each leaf against its own: two answers for one
          * leaf would make that check ambiguous. */
         for (unsigned k = 0; k < i; k++)
-            if (d->cpuid[k].leaf == l->leaf && d->cpuid[k].subleaf == l->subleaf)
+            if (out[k].leaf == l->leaf && out[k].subleaf == l->subleaf)
                 return rd_fail(r, "CPUID leaf 0x%x.%u given twice", (unsigned)l->leaf, (unsigned)l->subleaf);
     }
     return 0;
+}
+
+static int rd_cpuid(struct tree_rd *r, int node, struct mig_vmdef *d)
+{
+    if (rd_leaves(r, node, "leaves", d->cpuid, MIG_CPUID_MAX, &d->ncpuid))
+        return -1;
+    int has = rd_has(r, node, "table");
+    if (has < 0)
+        return -1;
+    return has ? rd_leaves(r, node, "table", d->table, MIG_CPUID_TABLE_MAX, &d->ntable) : 0;
 }
 
 int mig_vmdef_decode(const void *buf, size_t len, struct mig_vmdef *d, char *err, size_t errn)

@@ -6,6 +6,11 @@
 #include <hopvm/vm.h>
 #include <hopvm/x86.h>
 
+#define CPUID_BASIC_MAX 0x20u   /* a guest's table keeps basic leaves up to this */
+#define CPUID_EXT_BASE  0x80000000u
+#define CPUID_EXT_MAX   0x80000028u
+#define CPUID_CACHE_LEVELS_MAX 8 /* leaf 4 / 0x8000001D sub-leaves kept */
+#define CACHE_TYPE_MASK 0x1fu   /* EAX[4:0]: 0 = no more caches */
 #define HV_LEAF_BASE   0x40000000u
 #define HV_LEAF_LAST   0x4000ffffu /* the whole range a guest scans for hypervisors is hopvm's */
 #define HV_LEAF_TIMING 0x40000010u /* EAX = TSC kHz, EBX = APIC bus kHz (the VMware/KVM convention) */
@@ -82,7 +87,7 @@ static uint32_t xsave_size(uint64_t mask)
  * XSAVEOPT, XSAVEC, XGETBV with ECX=1 or XSAVES, which differ among the
  * CPUs a guest moves between, and XSAVES would need IA32_XSS. Sub-leaf 2:
  * AVX, as the CPU says (fpu_cpu_init checked it). */
-static void xsave_leaf(struct vcpu *v, uint32_t sub, uint32_t r[4])
+static void xsave_leaf(uint64_t xcr0, uint32_t sub, uint32_t r[4])
 {
     uint64_t offered = fpu_xcr0_offered();
     if (!fpu_has_xsave() || (sub == 2 && !(offered & XCR0_AVX)) || sub == 1 || sub > 2) {
@@ -92,7 +97,7 @@ static void xsave_leaf(struct vcpu *v, uint32_t sub, uint32_t r[4])
     if (sub == 0) {
         r[0] = (uint32_t)offered;
         r[3] = (uint32_t)(offered >> 32);
-        r[1] = xsave_size(v->xcr0);
+        r[1] = xsave_size(xcr0);
         r[2] = xsave_size(offered);
     } else {
         r[0] = XSAVE_AVX_SIZE;
@@ -101,7 +106,9 @@ static void xsave_leaf(struct vcpu *v, uint32_t sub, uint32_t r[4])
     }
 }
 
-void cpuid_policy(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t r[4])
+/* What this host offers a guest: the answers a guest started here fixes
+ * as its own (cpuid_fix). Per-vCPU parts are left for cpuid_vcpu. */
+static void host_answer(uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
     if (leaf >= HV_LEAF_BASE && leaf <= HV_LEAF_LAST) {
         r[0] = r[1] = r[2] = r[3] = 0;
@@ -132,10 +139,15 @@ void cpuid_policy(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t r[4])
          * CPU per package. */
         r[2] = (r[2] & (L1_ECX_ALLOWED | xsave_ecx())) | L1_ECX_HYPERVISOR | L1_ECX_PLATFORM;
         r[3] = (r[3] & L1_EDX_ALLOWED) | L1_EDX_PLATFORM;
-        r[1] = (r[1] & 0x0000ffffu) | (1u << 16) | ((v->lapic.id & 0xff) << 24); /* count 1, APIC ID */
+        r[1] = (r[1] & 0x0000ffffu) | (1u << 16); /* count 1; the APIC ID is the vCPU's */
         break;
     case 0xd:
-        xsave_leaf(v, sub, r);
+        xsave_leaf(fpu_xcr0_offered(), sub, r);
+        break;
+    case 0xb: case 0x1f: case 0x8000001e:
+        /* The host's topology is not the guest's: without these leaves a
+         * kernel takes its CPUs from the MADT and one per package. */
+        r[0] = r[1] = r[2] = r[3] = 0;
         break;
     case 0x6:
         /* Power management: only ARAT, which Linux wants before it trusts
@@ -170,6 +182,112 @@ void cpuid_policy(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t r[4])
     default:
         break;
     }
+}
+
+/* Leaves whose answer depends on ECX (SDM Vol.2A CPUID, "sub-leaf"). */
+static bool has_subleaves(uint32_t leaf)
+{
+    switch (leaf) {
+    case 0x4: case 0x7: case 0xb: case 0xd: case 0xf: case 0x10: case 0x12: case 0x14: case 0x17:
+    case 0x18: case 0x1d: case 0x1e: case 0x1f: case 0x20: case 0x8000001d: case 0x80000020:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* The sub-leaves worth keeping: cache levels until the null type (leaves 4
+ * and 0x8000001D), XSAVE's components 0-2, and sub-leaf 0 of the rest
+ * (which hopvm's policy empties beyond that). */
+static uint32_t subleaf_count(uint32_t leaf)
+{
+    if (leaf == 0x4 || leaf == 0x8000001d)
+        return CPUID_CACHE_LEVELS_MAX;
+    return leaf == 0xd ? 3 : 1;
+}
+
+static void add_leaf(struct vm *vm, uint32_t leaf, uint32_t sub)
+{
+    if (vm->ncpuid >= VM_CPUID_MAX)
+        return;
+    uint32_t r[4];
+    host_answer(leaf, sub, r);
+    vm->cpuid[vm->ncpuid++] = (struct cpuid_entry){leaf, sub, r[0], r[1], r[2], r[3]};
+}
+
+/* A guest's CPUID is fixed when it starts (and travels with it): every
+ * basic leaf up to CPUID_BASIC_MAX, the hypervisor leaves, every extended
+ * leaf up to CPUID_EXT_MAX. The range maxima in leaves 0 and 0x80000000
+ * say no more than the table holds. */
+void cpuid_fix(struct vm *vm)
+{
+    uint32_t r[4];
+    vm->ncpuid = 0;
+    host_answer(0, 0, r);
+    uint32_t basic = MIN(r[0], CPUID_BASIC_MAX);
+    for (uint32_t leaf = 0; leaf <= basic; leaf++) {
+        uint32_t subs = has_subleaves(leaf) ? subleaf_count(leaf) : 1;
+        for (uint32_t sub = 0; sub < subs; sub++) {
+            host_answer(leaf, sub, r);
+            if (sub && leaf == 0x4 && !(r[0] & CACHE_TYPE_MASK))
+                break;
+            add_leaf(vm, leaf, sub);
+        }
+    }
+    vm->cpuid[0].eax = basic;
+    add_leaf(vm, HV_LEAF_BASE, 0);
+    add_leaf(vm, HV_LEAF_TIMING, 0);
+    add_leaf(vm, KVM_LEAF_BASE, 0);
+    add_leaf(vm, KVM_LEAF_FEATURES, 0);
+    host_answer(CPUID_EXT_BASE, 0, r);
+    uint32_t ext = MIN(r[0], CPUID_EXT_MAX);
+    unsigned ext_at = vm->ncpuid;
+    for (uint32_t leaf = CPUID_EXT_BASE; leaf <= ext && leaf >= CPUID_EXT_BASE; leaf++) {
+        uint32_t subs = has_subleaves(leaf) ? subleaf_count(leaf) : 1;
+        for (uint32_t sub = 0; sub < subs; sub++) {
+            host_answer(leaf, sub, r);
+            if (sub && leaf == 0x8000001d && !(r[0] & CACHE_TYPE_MASK))
+                break;
+            add_leaf(vm, leaf, sub);
+        }
+    }
+    if (ext_at < vm->ncpuid)
+        vm->cpuid[ext_at].eax = ext;
+}
+
+/* What differs between a guest's vCPUs, or follows their state: the APIC
+ * ID (leaf 1 EBX[31:24]) and XSAVE's size for the vCPU's own XCR0 (leaf
+ * 0DH EBX); and the TSC rate, which is this host's (a teleport carries the
+ * TSC's value, not its rate: the KVM clock is rewritten for it). */
+static void cpuid_vcpu(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+    if (leaf == HV_LEAF_TIMING && r[0])
+        r[0] = (uint32_t)(tsc_hz() / 1000);
+    else if (leaf == 0x1)
+        r[1] = (r[1] & 0x00ffffffu) | ((v->lapic.id & 0xff) << 24);
+    else if (leaf == 0xd && sub == 0 && r[0])
+        r[1] = xsave_size(v->xcr0);
+}
+
+void cpuid_policy(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+    const struct vm *vm = v->vm;
+    if (!vm || !vm->ncpuid) {
+        host_answer(leaf, sub, r);
+    } else {
+        /* A leaf the table lacks (past a range's maximum, or a sub-leaf
+         * beyond those kept) reads as zeros, as on AMD CPUs. */
+        if (!has_subleaves(leaf))
+            sub = 0;
+        r[0] = r[1] = r[2] = r[3] = 0;
+        for (unsigned i = 0; i < vm->ncpuid; i++)
+            if (vm->cpuid[i].leaf == leaf && vm->cpuid[i].subleaf == sub) {
+                r[0] = vm->cpuid[i].eax, r[1] = vm->cpuid[i].ebx;
+                r[2] = vm->cpuid[i].ecx, r[3] = vm->cpuid[i].edx;
+                break;
+            }
+    }
+    cpuid_vcpu(v, leaf, sub, r);
 }
 
 /* Each CR4 bit and the CPUID feature that gives it meaning (SDM Vol.3A 2.5

@@ -40,11 +40,16 @@ uint64_t vcpu_tsc(struct vcpu *v)
 
 /* ------------------------------------------------------------ messages */
 
+bool sched_kick;
+
+/* An event for a vCPU that is not running: a halted one should get the CPU
+ * soon (the sender's slice ends at its next exit, so an IPI costs the
+ * target at most one exit's wait, not a 10 ms slice). With host SMP a vCPU
+ * running on another CPU needs an IPI here to exit and look again. */
 static void wake(struct vcpu *v)
 {
-    /* One host CPU today: the vCPU runs at its next turn. With host SMP a
-     * vCPU running elsewhere needs an IPI here to exit and look again. */
-    (void)v;
+    if (v->halted)
+        sched_kick = true;
 }
 
 static bool dest_match(struct vcpu *t, struct vcpu *src, uint8_t shorthand, uint32_t dest, bool logical)
@@ -202,9 +207,10 @@ void irq_before_entry(struct vcpu *v)
     poll_timers(v);
     if (v->pending.type != EVENT_NONE)
         return; /* an exception, or an event an exit interrupted, goes first */
-    if (v->nmi_pending) {
-        /* The NMI mask is the CPU's (the backend keeps it); hopvm's only
-         * NMI sources are IPIs and LINT1, which Linux uses for backtraces. */
+    if (v->nmi_pending && (!hv()->nmi_allowed || hv()->nmi_allowed(v))) {
+        /* hopvm's NMI sources are IPIs (Linux's backtraces and stops); one
+         * that finds the guest in its NMI handler waits for the next entry
+         * after the handler's IRET. */
         v->nmi_pending = false;
         v->pending = (struct vcpu_event){.type = EVENT_NMI, .vector = EXC_NMI};
         return;

@@ -73,6 +73,10 @@ void vcpu_run_slice(struct vcpu *v)
             vm_reboot(vm); /* frees v */
             return;
         }
+        if (sched_kick) { /* an interrupt for a halted vCPU: let it run */
+            sched_kick = false;
+            break;
+        }
         if (timer_ticks() >= end || console_input_pending() || nic_irq_pending)
             break;
     }

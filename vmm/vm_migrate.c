@@ -31,6 +31,11 @@ void vm_describe(struct vm *vm, struct mig_vmdef *d)
         d->cpuid[i] = (struct mig_cpuid_leaf){mig_feature_leaf[i], 0, r[0], r[1], r[2], r[3]};
         d->ncpuid = i + 1;
     }
+    /* And the whole table it answers from, so the target answers alike. */
+    _Static_assert(VM_CPUID_MAX <= MIG_CPUID_TABLE_MAX, "the CPUID table fits VM_DEF");
+    _Static_assert(sizeof(struct cpuid_entry) == sizeof(struct mig_cpuid_leaf), "one layout");
+    memcpy(d->table, vm->cpuid, vm->ncpuid * sizeof(vm->cpuid[0]));
+    d->ntable = vm->ncpuid;
     ksnprintf(d->source_host, sizeof(d->source_host), "%s", host_name());
     ksnprintf(d->backend, sizeof(d->backend), "%s", hv() == &svm_backend ? "svm" : "vmx");
 }
@@ -181,12 +186,19 @@ struct vm *vm_incoming(const struct mig_vmdef *d, char *err, size_t n)
     memcpy(c->cmdline, d->cmdline, sizeof(c->cmdline));
     vm->mig.prev_def = fresh ? NULL : vm->def;
     vm->mig.incoming_clock = 0;
+    memset(vm->mig.dev_loaded, 0, sizeof(vm->mig.dev_loaded));
     vm->def = c;
     vm->mig.incoming_new = fresh;
     if (vm_prepare(vm, false, err, n) != 0) {
         if (fresh)
             vm_drop_slot(vm);
         return NULL;
+    }
+    /* The CPUID it started with (tgt_offer checked that this host has
+     * every feature it names); a source without the table: this host's. */
+    if (d->ntable && d->ntable <= VM_CPUID_MAX) {
+        memcpy(vm->cpuid, d->table, d->ntable * sizeof(vm->cpuid[0]));
+        vm->ncpuid = d->ntable;
     }
     vm->state = VM_PAUSED;
     vm->mig.migrating = true;
@@ -256,7 +268,13 @@ int vm_load_device(struct vm *vm, const struct mig_dev *d, char *err, size_t n)
         unsigned count = t->instances ? t->instances(vm) : 1;
         if (d->instance >= count)
             return ksnprintf(err, n, "%s: instance %u, this guest has %u", d->type, d->instance, count), -1;
-        return t->load(vm, d, err, n);
+        uint32_t bit = 1u << d->instance; /* instances < CFG_MAX_VCPUS <= 32 */
+        if (vm->mig.dev_loaded[k] & bit)
+            return ksnprintf(err, n, "a second %s record for instance %u", d->type, d->instance), -1;
+        if (t->load(vm, d, err, n) != 0)
+            return -1;
+        vm->mig.dev_loaded[k] |= bit;
+        return 0;
     }
     return ksnprintf(err, n, "a device of type '%s', which this host does not emulate", d->type), -1;
 }

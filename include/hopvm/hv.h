@@ -28,6 +28,10 @@ struct hv_backend {
      * interrupt-window exiting, AMD-V's virtual interrupt with the VINTR
      * intercept. The guest's TPR (CR8) is v->lapic.tpr[7:4] on both. */
     bool (*irq_allowed)(struct vcpu *v);
+    /* True if an NMI may be injected now (VT-x: no blocking by NMI or MOV
+     * SS, SDM Vol.3C 26.3.1.5). NULL: always (AMD-V without NMI
+     * virtualization keeps no guest NMI mask to look at, APM 15.21.10). */
+    bool (*nmi_allowed)(struct vcpu *v);
     void (*set_state)(struct vcpu *v, const struct vcpu_state *s);
     /* The CR4 bits this backend can run a guest with, for checking a state
      * from elsewhere before set_state (vmm/vcpu_check.c). VT-x: those

@@ -20,6 +20,7 @@
 #define MIG_STATE_VERSION 1
 
 #define MIG_CPUID_MAX    32
+#define MIG_CPUID_TABLE_MAX 128    /* the guest's whole CPUID (vmm/cpuid.c, VM_CPUID_MAX) */
 #define MIG_BACKEND_MAX  8
 #define MIG_FXSAVE_SIZE  512
 #define MIG_YMMH_SIZE    256       /* the upper halves of YMM0-15 */
@@ -30,7 +31,7 @@
 /* Worst-case encoded sizes (every string and array full), to size buffers.
  * Checked against real worst-case encodings by the unit test; all fit in
  * one stream record (REC_MAX_BODY is 1 MiB + 64). */
-#define MIG_VMDEF_MAX 2048
+#define MIG_VMDEF_MAX 8192
 #define MIG_VCPU_MAX  4096
 #define MIG_UART_MAX  (MIG_UART_LOG_MAX + 1024)
 
@@ -46,6 +47,11 @@ struct mig_vmdef {
     char cmdline[CFG_CMDLINE_MAX];  /* printable ASCII, may be empty */
     struct mig_cpuid_leaf cpuid[MIG_CPUID_MAX];
     unsigned ncpuid;                /* <= MIG_CPUID_MAX; no (leaf, subleaf) twice */
+    /* Every leaf the guest's CPUID answers, fixed when it started: the
+     * target answers from it (optional: 0 from a source that predates it,
+     * and the target then answers with its own). */
+    struct mig_cpuid_leaf table[MIG_CPUID_TABLE_MAX];
+    unsigned ntable;                /* <= MIG_CPUID_TABLE_MAX; no (leaf, subleaf) twice */
     char source_host[CFG_NAME_MAX]; /* [A-Za-z0-9._-] */
     char backend[MIG_BACKEND_MAX];  /* "svm", "vmx": [A-Za-z0-9._-] */
 };

@@ -70,9 +70,11 @@ struct vm_exit {
 
 enum vm_state { VM_STOPPED, VM_RUNNING, VM_PAUSED, VM_EXITED, VM_CRASHED };
 
+#define VM_CPUID_MAX 128 /* = MIG_CPUID_TABLE_MAX */
 #define VM_LOG_SIZE (64 * 1024) /* a Linux boot with loglevel=7 prints about 30 KiB */
 #define VCPU_MTRR_DEF_TYPE 0x806 /* MTRRs on, default type write-back (SDM Vol.3A 12.11.2.1) */
 #define VM_MAX_IO 24
+#define VM_MAX_DEVICES 16 /* entries of the device table (vmm/dev/devices.c) */
 
 struct vm;
 struct vcpu;
@@ -152,6 +154,12 @@ struct vm_mig {
     const struct cfg_vm *prev_def; /* the config's definition, back if the teleport fails */
     uint64_t incoming_tsc[CFG_MAX_VCPUS]; /* guest TSC at the source's pause */
     uint64_t incoming_clock;  /* the device clock (vm_clock_ns) at the source's pause */
+    uint32_t dev_loaded[VM_MAX_DEVICES]; /* per device table entry, the instances loaded */
+};
+
+/* One CPUID answer (same layout as struct mig_cpuid_leaf). */
+struct cpuid_entry {
+    uint32_t leaf, subleaf, eax, ebx, ecx, edx;
 };
 
 struct vm {
@@ -160,6 +168,9 @@ struct vm {
     struct cfg_vm own_def;    /* the definition of a guest that came by teleport */
     struct vm_mig mig;
     enum vm_state state;
+    /* Its CPUID, fixed when it started (vmm/cpuid.c) or as it arrived. */
+    struct cpuid_entry cpuid[VM_CPUID_MAX];
+    unsigned ncpuid;
     uint8_t *ram;             /* host address (= host physical) of guest-physical 0 */
     uint64_t ram_size;
     uint64_t *npt;            /* nested page tables (NPT or EPT) for ram (vmm/nested_pt.c) */
@@ -281,6 +292,8 @@ void irq_lapic_out(struct vcpu *v, const struct lapic_out *out);
 void irq_before_entry(struct vcpu *v);
 /* A halted vCPU: true if an event ends its HLT now. */
 bool irq_wake(struct vcpu *v);
+/* Set when an interrupt went to a halted vCPU: the running slice ends. */
+extern bool sched_kick;
 
 /* vmm/vm.c */
 void vcpu_sipi_state(struct vcpu *v, uint8_t vector, struct vcpu_state *s);
@@ -349,7 +362,10 @@ void dirty_mark(struct vm *vm, uint64_t gpa, uint64_t len);
  * marked and writable again). */
 bool dirty_write_fault(struct vm *vm, uint64_t gpa);
 
-/* vmm/cpuid.c, vmm/msr.c: the policies. */
+/* vmm/cpuid.c, vmm/msr.c: the policies. cpuid_fix fixes a starting
+ * guest's CPUID (vm->cpuid); cpuid_policy answers from it with the
+ * per-vCPU parts (for a vCPU of no guest: what this host would offer). */
+void cpuid_fix(struct vm *vm);
 void cpuid_policy(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t out[4]);
 /* The CR4 bits the guest may set: those whose feature cpuid_policy offers
  * it (a bit for a hidden feature, or a reserved one, is #GP on a write). */

@@ -1,5 +1,6 @@
 /* libFuzzer: the VM_DEF, VCPU and DEVICE tree decoders and
- * mig_device_type (migrate/state_fdt.c) on any bytes. No crash, no
+ * mig_device_type (migrate/state_fdt.c), and the generic DEVICE decoder
+ * (migrate/dev_state.c), on any bytes. No crash, no
  * overread, no undefined behaviour (libfdt included); a refusal always
  * has a one-line reason; whatever is accepted satisfies the documented
  * limits and survives encode + decode unchanged. */
@@ -12,7 +13,9 @@
 static struct mig_vmdef vmdef, vmdef2;
 static struct mig_vcpu vcpu, vcpu2;
 static struct mig_uart uart, uart2;
-static uint64_t out[MIG_UART_MAX / 8 + 1]; /* 8-byte aligned, the largest */
+static struct mig_dev dev, dev2;
+/* 8-byte aligned, the largest */
+static uint64_t out[(MIG_UART_MAX > MIG_DEV_MAX ? MIG_UART_MAX : MIG_DEV_MAX) / 8 + 1];
 
 static void check_reason(int rc, const char *why)
 {
@@ -90,6 +93,55 @@ static void uart_case(const void *buf, size_t size)
         abort();
 }
 
+/* A property name as the record allows: [a-z0-9-], not type or instance. */
+static bool valid_prop_name(const char *s)
+{
+    size_t n = strnlen(s, MIG_DEV_NAME_MAX);
+    if (!n || n == MIG_DEV_NAME_MAX || !strcmp(s, "type") || !strcmp(s, "instance"))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+            return false;
+    return true;
+}
+
+static void dev_case(const void *buf, size_t size)
+{
+    char why[REASON_MAX] = "", type[CFG_NAME_MAX];
+    size_t len;
+    int trc = mig_device_type(buf, size, type, sizeof(type));
+    int rc = mig_dev_decode(buf, size, &dev, why, sizeof(why));
+    check_reason(rc, why);
+    if (rc)
+        return;
+    /* Accepted: a valid type that is not the UART's (as mig_device_type
+     * reads it), and properties within the limits, none twice. */
+    if (trc || strcmp(type, dev.type) || !valid_name(dev.type, sizeof(dev.type)) || !strcmp(dev.type, MIG_UART_TYPE) ||
+        dev.nprops > MIG_DEV_PROPS)
+        abort();
+    for (uint32_t i = 0; i < dev.nprops; i++) {
+        if (!valid_prop_name(dev.props[i].name) || dev.props[i].len > MIG_DEV_VAL_MAX)
+            abort();
+        for (uint32_t j = 0; j < i; j++)
+            if (!strcmp(dev.props[i].name, dev.props[j].name))
+                abort();
+    }
+    /* Each property reads back through the getters as it was decoded. */
+    for (uint32_t i = 0; i < dev.nprops; i++) {
+        uint8_t val[MIG_DEV_VAL_MAX];
+        uint32_t v32;
+        uint64_t v64;
+        const struct mig_dev_prop *p = &dev.props[i];
+        if (mig_dev_get_bytes(&dev, p->name, val, p->len, why, sizeof(why)) || memcmp(val, p->val, p->len) ||
+            (mig_dev_get_u32(&dev, p->name, &v32, why, sizeof(why)) == 0) != (p->len == 4) ||
+            (mig_dev_get_u64(&dev, p->name, &v64, why, sizeof(why)) == 0) != (p->len == 8))
+            abort();
+    }
+    if (mig_dev_encode(&dev, out, sizeof(out), &len) || len > MIG_DEV_MAX ||
+        mig_dev_decode(out, len, &dev2, why, sizeof(why)) || memcmp(&dev, &dev2, sizeof(dev)))
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -100,6 +152,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vmdef_case(buf, size);
     vcpu_case(buf, size);
     uart_case(buf, size);
+    dev_case(buf, size);
     free(buf);
     return 0;
 }

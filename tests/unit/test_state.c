@@ -364,6 +364,18 @@ static void test_vmdef(void)
     leaves[2 * 24 + 3] = 0;
     edit(VMDEF, "/cpuid", "leaves", leaves, 3 * 24);
     EXPECT_FAIL(VMDEF, edited, edited_len, "VM_DEF: CPUID leaf 0x0.0 given twice");
+    /* The whole table (optional): absent is a source that predates it;
+     * the same rules as 'leaves', with its own bound. */
+    CHECK(decode(VMDEF, tree, tree_len) == 0 && vmdef_out.ntable == 0);
+    edit(VMDEF, "/cpuid", "table", leaves, 2 * 24);
+    CHECK(decode(VMDEF, edited, edited_len) == 0 && vmdef_out.ntable == 2 && vmdef_out.table[1].leaf == 1);
+    edit(VMDEF, "/cpuid", "table", leaves, 3 * 24);
+    EXPECT_FAIL(VMDEF, edited, edited_len, "VM_DEF: CPUID leaf 0x0.0 given twice");
+    edit(VMDEF, "/cpuid", "table", leaves, 23);
+    EXPECT_FAIL(VMDEF, edited, edited_len, "VM_DEF: property 'table' is 23 bytes, not a multiple of 24");
+    static uint8_t big_table[(MIG_CPUID_TABLE_MAX + 1) * 24];
+    edit(VMDEF, "/cpuid", "table", big_table, sizeof(big_table));
+    EXPECT_FAIL(VMDEF, edited, edited_len, "VM_DEF: property 'table' is 3096 bytes, at most 3072");
 
     /* The worst case fits MIG_VMDEF_MAX. */
     memset(vmdef.name, 'n', CFG_NAME_MAX - 1);
@@ -374,6 +386,9 @@ static void test_vmdef(void)
     vmdef.ncpuid = MIG_CPUID_MAX;
     for (unsigned i = 0; i < MIG_CPUID_MAX; i++)
         vmdef.cpuid[i].leaf = i;
+    vmdef.ntable = MIG_CPUID_TABLE_MAX;
+    for (unsigned i = 0; i < MIG_CPUID_TABLE_MAX; i++)
+        vmdef.table[i] = (struct mig_cpuid_leaf){0x80000000u + i, i & 3, ~0u, ~0u, ~0u, ~0u};
     CHECK(encode(VMDEF, sizeof(tree_buf)) == 0 && tree_len <= MIG_VMDEF_MAX);
     printf("VM_DEF worst case: %zu bytes (MIG_VMDEF_MAX %d)\n", tree_len, MIG_VMDEF_MAX);
     CHECK(decode(VMDEF, tree, tree_len) == 0 && !memcmp(&vmdef, &vmdef_out, sizeof(vmdef)));
@@ -382,6 +397,9 @@ static void test_vmdef(void)
     CHECK(encode(VMDEF, sizeof(tree_buf)) == -1);
     fill_vmdef(&vmdef);
     vmdef.ncpuid = MIG_CPUID_MAX + 1;
+    CHECK(encode(VMDEF, sizeof(tree_buf)) == -1);
+    fill_vmdef(&vmdef);
+    vmdef.ntable = MIG_CPUID_TABLE_MAX + 1;
     CHECK(encode(VMDEF, sizeof(tree_buf)) == -1);
     fill_vmdef(&vmdef);
 }

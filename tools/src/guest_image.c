@@ -69,6 +69,15 @@ void guest_image_free(struct guest_image *g)
     g->ram = NULL;
 }
 
+int guest_image_add_device(struct guest_image *g, const struct mig_dev *d, char *err, size_t n)
+{
+    if (g->ndev >= GUEST_DEV_MAX)
+        return fail(err, n, "more than %d DEVICE records besides the UART's (%s %u is one too many)", GUEST_DEV_MAX,
+                    d->type, d->instance);
+    g->dev[g->ndev++] = *d;
+    return 0;
+}
+
 /* ---- writing ------------------------------------------------------------ */
 
 struct writer {
@@ -192,6 +201,12 @@ static int put_records(struct writer *w, const struct guest_image *g)
         return fail(w->err, w->n, "cannot encode the DEVICE record");
     if (put(w, REC_DEVICE, len) != 0)
         return -1;
+    for (unsigned i = 0; i < g->ndev; i++) { /* the other devices, as a source sends them: after the UART */
+        if (mig_dev_encode(&g->dev[i], body, REC_MAX_BODY, &len) != 0)
+            return fail(w->err, w->n, "cannot encode the DEVICE record of %s %u", g->dev[i].type, g->dev[i].instance);
+        if (put(w, REC_DEVICE, len) != 0)
+            return -1;
+    }
     struct stream_end end = {.records = w->info->records, .pages = w->info->data_pages + w->info->zero_pages};
     mig_digest_final(&w->digest, end.digest);
     return put(w, REC_END, rec_put_end(body, &end));
@@ -380,17 +395,25 @@ static int load_vcpu(struct loader *l, const struct rec_reader *r)
     return 0;
 }
 
+/* The UART's record, or a generic one (any other type, or a tree without a
+ * valid type, whose reason mig_dev_decode gives). Which types a hopvm
+ * emulates, and what their values may be, is for the hopvm the guest is
+ * restored to: here each record needs only to be well-formed. */
 static int load_device(struct loader *l, const struct rec_reader *r)
 {
-    char type[32];
-    if (mig_device_type(r->body, r->len, type, sizeof(type)) != 0 || strcmp(type, MIG_UART_TYPE))
-        return WHY(l, "a DEVICE record of a type hopvm does not emulate");
-    if (l->uart_done)
-        return WHY(l, "a second uart16550 DEVICE record");
-    if (mig_uart_decode(r->body, r->len, &l->g->uart, l->why, REASON_MAX) != 0)
+    static struct mig_dev d;
+    char type[CFG_NAME_MAX];
+    if (mig_device_type(r->body, r->len, type, sizeof(type)) == 0 && !strcmp(type, MIG_UART_TYPE)) {
+        if (l->uart_done)
+            return WHY(l, "a second uart16550 DEVICE record");
+        if (mig_uart_decode(r->body, r->len, &l->g->uart, l->why, REASON_MAX) != 0)
+            return -1;
+        l->uart_done = true;
+        return 0;
+    }
+    if (mig_dev_decode(r->body, r->len, &d, l->why, REASON_MAX) != 0)
         return -1;
-    l->uart_done = true;
-    return 0;
+    return guest_image_add_device(l->g, &d, l->why, REASON_MAX);
 }
 
 static int load_end(struct loader *l, const struct rec_reader *r)

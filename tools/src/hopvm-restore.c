@@ -35,6 +35,15 @@ static void describe(void *ctx, struct mig_vmdef *d) { *d = ((struct restorer *)
 static const uint8_t *page(void *ctx, uint64_t gfn) { return ((struct restorer *)ctx)->g.ram + gfn * RAM_PAGE_SIZE; }
 static void vcpu(void *ctx, unsigned i, struct mig_vcpu *v) { *v = ((struct restorer *)ctx)->g.vcpu[i]; }
 static void uart(void *ctx, struct mig_uart *u) { *u = ((struct restorer *)ctx)->g.uart; }
+/* The other devices, in the file's order; none in a file of an older hopvm. */
+static int device(void *ctx, unsigned i, struct mig_dev *d)
+{
+    const struct guest_image *g = &((struct restorer *)ctx)->g;
+    if (i >= g->ndev)
+        return 1;
+    *d = g->dev[i];
+    return 0;
+}
 
 /* The point of no return, as when hopvm retires a guest it teleported:
  * the file is renamed FILE.restored before COMMIT goes out, so restoring
@@ -51,7 +60,8 @@ static void handed_over(void *ctx)
     fflush(stdout);
 }
 
-static const struct mig_source_ops ops = {.describe = describe, .page = page, .vcpu = vcpu, .uart = uart, .handed_over = handed_over};
+static const struct mig_source_ops ops = {.describe = describe, .page = page, .vcpu = vcpu, .uart = uart,
+                                         .device = device, .handed_over = handed_over};
 
 /* ---- the program -------------------------------------------------------- */
 

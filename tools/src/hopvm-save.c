@@ -71,6 +71,13 @@ static int uart(void *ctx, const struct mig_uart *u, char *err, size_t n)
     return 0;
 }
 
+/* Another of the platform's devices: kept as it came, for hopvm-restore to
+ * send on in the same order. */
+static int device(void *ctx, const struct mig_dev *d, char *err, size_t n)
+{
+    return guest_image_add_device(&((struct saver *)ctx)->g, d, err, n);
+}
+
 /* The copy is complete: it goes to disk before COMMIT_READY may exist, so
  * the source retires its guest only once the file holds it. If the file
  * cannot be written the teleport fails and the source keeps its guest. */
@@ -89,7 +96,7 @@ static void commit(void *ctx) { (void)ctx; /* the file was written before COMMIT
 static void abort_(void *ctx, bool in_doubt) { (void)ctx, (void)in_doubt; /* freed at exit */ }
 
 static const struct mig_target_ops ops = {.offer = offer, .page = page, .vcpu = vcpu, .uart = uart,
-                                         .ready = ready, .commit = commit, .abort = abort_};
+                                         .device = device, .ready = ready, .commit = commit, .abort = abort_};
 
 /* ---- the program -------------------------------------------------------- */
 

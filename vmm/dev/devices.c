@@ -26,6 +26,8 @@ const struct vdev vdevs[] = {
     {.name = "debug exit 0xf4", .irq = -1, .attach = debugexit_attach},
 };
 const unsigned vdev_count = ARRAY_SIZE(vdevs);
+_Static_assert(ARRAY_SIZE(vdevs) <= VM_MAX_DEVICES, "struct vm_mig tracks each device's records");
+_Static_assert(CFG_MAX_VCPUS <= 32, "one bit per instance");
 
 void devices_attach(struct vm *vm)
 {

@@ -343,6 +343,15 @@ static bool vmx_irq_allowed(struct vcpu *v)
     return (v->rflags & RFLAGS_IF) && !block;
 }
 
+/* SDM Vol.3C 26.3.1.5: VM entry refuses an NMI injected while blocking
+ * by NMI (the guest is in its handler, until IRET) or by MOV SS is in
+ * effect. The NMI waits; the next exit after the IRET delivers it. */
+static bool vmx_nmi_allowed(struct vcpu *v)
+{
+    vmx_load(v);
+    return !(vmx_read(VMCS_GUEST_INTERRUPTIBILITY) & (INTERRUPTIBILITY_NMI | INTERRUPTIBILITY_MOV_SS));
+}
+
 static void vmx_vcpu_run(struct vcpu *v, struct vm_exit *e)
 {
     struct vmx_vcpu *x = v->hw;
@@ -424,6 +433,7 @@ const struct hv_backend vmx_backend = {
     .get_state = vmx_get_state,
     .set_state = vmx_set_state,
     .irq_allowed = vmx_irq_allowed,
+    .nmi_allowed = vmx_nmi_allowed,
     .guest_cr4_bits = vmx_guest_cr4_bits,
     .guest_rdtscp = vmx_guest_rdtscp,
     .npt_leaf = EPT_MEMTYPE_WB,
