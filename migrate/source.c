@@ -186,7 +186,7 @@ static int enc_dev(const void *w, void *b, size_t c, size_t *l) { return mig_dev
 /* The next generic DEVICE record, if the guest has one left. */
 static bool device_record(struct mig_session *s)
 {
-    static struct mig_dev d; /* 14 KiB */
+    static struct mig_dev d; /* 19 KiB */
     int r = s->sops->device ? s->sops->device(s->ctx, s->next_dev, &d) : 1;
     if (r > 0)
         return false;

@@ -101,6 +101,11 @@ static int tgt_device(void *ctx, const struct mig_dev *d, char *e, size_t n)
     (void)ctx;
     return vm_load_device(tp.vm, d, e, n);
 }
+static int tgt_ready(void *ctx, char *e, size_t n)
+{
+    (void)ctx;
+    return vm_incoming_check(tp.vm, e, n);
+}
 static void tgt_final(void *ctx)
 {
     (void)ctx;
@@ -122,7 +127,7 @@ static void tgt_abort(void *ctx, bool in_doubt)
 }
 static const struct mig_target_ops tgt_ops = {
     .offer = tgt_offer, .page = tgt_page, .vcpu = tgt_vcpu, .uart = tgt_uart, .device = tgt_device,
-    .final_round = tgt_final,
+    .ready = tgt_ready, .final_round = tgt_final,
     .commit = tgt_commit, .abort = tgt_abort,
 };
 

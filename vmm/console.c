@@ -54,7 +54,12 @@ bool console_input_pending(void)
 {
     if (ring_tail == ring_head)
         return false;
-    return !attached || uart_dev_room(attached) || ring[ring_tail % RING_SIZE] == KEY_DETACH;
+    if (!attached || uart_dev_room(attached))
+        return true;
+    for (unsigned i = ring_tail; i != ring_head; i++)
+        if (ring[i % RING_SIZE] == KEY_DETACH)
+            return true;
+    return false;
 }
 
 static void le_out(void *ctx, const char *s, size_t n)
@@ -123,16 +128,27 @@ void console_task_end(void)
         kprintf("%s", CONSOLE_PROMPT);
 }
 
-/* The next key without taking it, or -1. */
-static int console_peekc(void)
+/* True if a Ctrl-] waits anywhere in the ring: the way back to hopvm must
+ * not queue behind keys a guest will never read. */
+static bool detach_waiting(void)
 {
     uint64_t fl = read_rflags();
     cli();
     console_poll_input();
-    int c = ring_tail != ring_head ? ring[ring_tail % RING_SIZE] : -1;
+    bool found = false;
+    for (unsigned i = ring_tail; i != ring_head && !found; i++)
+        found = ring[i % RING_SIZE] == KEY_DETACH;
     if (fl & RFLAGS_IF)
         sti();
-    return c;
+    return found;
+}
+
+/* Drops the keys up to and including the first Ctrl-]. */
+static void take_through_detach(void)
+{
+    int c;
+    while ((c = console_getc()) >= 0 && c != KEY_DETACH)
+        ;
 }
 
 bool console_service(void)
@@ -142,11 +158,18 @@ bool console_service(void)
     int c;
     for (;;) {
         /* While attached, keys wait in the ring until the guest's UART has
-         * room (its FIFO holds 16550-sized bursts), as a terminal's
-         * flow control would: a pasted line is not cut. Ctrl-] still
-         * detaches from a guest that reads nothing. */
-        if (attached && !uart_dev_room(attached) && console_peekc() != KEY_DETACH)
-            break;
+         * room (its FIFO holds 16550-sized bursts), as a terminal's flow
+         * control would: a pasted line is not cut. A Ctrl-] anywhere
+         * behind them still detaches from a guest that reads nothing (the
+         * keys before it are dropped). */
+        if (attached && !uart_dev_room(attached)) {
+            if (!detach_waiting())
+                break;
+            take_through_detach();
+            detach("detached");
+            any = true;
+            continue;
+        }
         if ((c = console_getc()) < 0)
             break;
         any = true;

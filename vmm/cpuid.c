@@ -120,12 +120,12 @@ static void host_answer(uint32_t leaf, uint32_t sub, uint32_t r[4])
         } else if (leaf == HV_LEAF_TIMING) {
             r[0] = (uint32_t)(tsc_hz() / 1000);
             r[1] = (uint32_t)(LAPIC_BUS_HZ / 1000);
-        } else if (leaf == KVM_LEAF_BASE) {
+        } else if (leaf == KVM_LEAF_BASE && kvmclock_available()) {
             r[0] = KVM_LEAF_FEATURES;
             memcpy(&r[1], "KVMK", 4);
             memcpy(&r[2], "VMKV", 4);
             memcpy(&r[3], "M\0\0\0", 4);
-        } else if (leaf == KVM_LEAF_FEATURES) {
+        } else if (leaf == KVM_LEAF_FEATURES && kvmclock_available()) {
             r[0] = KVM_FEATURE_NOP_IO_DELAY | KVM_FEATURE_CLOCKSOURCE2 | KVM_FEATURE_CLOCKSOURCE_STABLE_BIT;
         }
         return;
@@ -134,9 +134,9 @@ static void host_answer(uint32_t leaf, uint32_t sub, uint32_t r[4])
     switch (leaf) {
     case 0x1:
         /* No VMX (no nesting), no MONITOR/MWAIT. XSAVE and AVX as far as
-         * hopvm switches their state. No local APIC, MTRRs, machine-check
-         * architecture or ACPI thermal control are emulated; one logical
-         * CPU per package. */
+         * hopvm switches their state; the APIC, x2APIC, TSC-deadline and
+         * MTRR interface hopvm emulates; no machine-check architecture or
+         * ACPI thermal control; one logical CPU per package. */
         r[2] = (r[2] & (L1_ECX_ALLOWED | xsave_ecx())) | L1_ECX_HYPERVISOR | L1_ECX_PLATFORM;
         r[3] = (r[3] & L1_EDX_ALLOWED) | L1_EDX_PLATFORM;
         r[1] = (r[1] & 0x0000ffffu) | (1u << 16); /* count 1; the APIC ID is the vCPU's */

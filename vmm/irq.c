@@ -30,13 +30,17 @@
 
 uint64_t vm_clock_ns(const struct vm *vm) { return (uint64_t)((int64_t)time_ns() + vm->clock_offset); }
 
-/* The guest's TSC on this vCPU (the backend's offset on the host's). */
-uint64_t vcpu_tsc(struct vcpu *v)
+/* The guest's TSC on this vCPU: the host's plus the backend's offset. */
+uint64_t vcpu_tsc_offset(struct vcpu *v)
 {
+    if (hv()->tsc_offset)
+        return hv()->tsc_offset(v);
     struct vcpu_state s;
     hv()->get_state(v, &s);
-    return rdtsc() + s.tsc_offset;
+    return s.tsc_offset;
 }
+
+uint64_t vcpu_tsc(struct vcpu *v) { return rdtsc() + vcpu_tsc_offset(v); }
 
 /* ------------------------------------------------------------ messages */
 
@@ -184,7 +188,9 @@ static bool extint_pending(struct vcpu *v)
 static void poll_timers(struct vcpu *v)
 {
     pit_dev_poll(v->vm);
-    lapic_timer_poll(&v->lapic, vm_clock_ns(v->vm), vcpu_tsc(v));
+    /* The guest's TSC only matters to an armed TSC deadline. */
+    uint64_t tsc = lapic_tsc_deadline(&v->lapic) ? vcpu_tsc(v) : 0;
+    lapic_timer_poll(&v->lapic, vm_clock_ns(v->vm), tsc);
 }
 
 /* True if v has something to take now that would end a HLT: an NMI, or a
@@ -205,8 +211,13 @@ void irq_before_entry(struct vcpu *v)
 {
     v->irq_window = false;
     poll_timers(v);
-    if (v->pending.type != EVENT_NONE)
-        return; /* an exception, or an event an exit interrupted, goes first */
+    if (v->pending.type != EVENT_NONE) {
+        /* An exception, or an event an exit interrupted, goes first; an
+         * interrupt waiting behind it asks for the exit that lets it in
+         * right after (the CPU opens the window once the event is in). */
+        v->irq_window = v->nmi_pending || extint_pending(v) || lapic_pending(&v->lapic) >= 0;
+        return;
+    }
     if (v->nmi_pending && (!hv()->nmi_allowed || hv()->nmi_allowed(v))) {
         /* hopvm's NMI sources are IPIs (Linux's backtraces and stops); one
          * that finds the guest in its NMI handler waits for the next entry
@@ -242,10 +253,10 @@ void irq_vcpu_reset(struct vcpu *v)
     uint64_t now = vm_clock_ns(v->vm);
     lapic_reset(&v->lapic, v->id, v->id == 0);
     memset(&out, 0, sizeof(out));
-    lapic_write(&v->lapic, APIC_SVR, 0x1ff, now, &out);
+    lapic_write(&v->lapic, APIC_SVR, APIC_SVR_ENABLE | APIC_SPURIOUS_DEFAULT, now, &out);
     if (v->id == 0)
-        lapic_write(&v->lapic, APIC_LVT_LINT0, APIC_DM_EXTINT << 8, now, &out);
-    lapic_write(&v->lapic, APIC_LVT_LINT1, APIC_DM_NMI << 8, now, &out);
+        lapic_write(&v->lapic, APIC_LVT_LINT0, APIC_DM_EXTINT << APIC_LVT_DM_SHIFT, now, &out);
+    lapic_write(&v->lapic, APIC_LVT_LINT1, APIC_DM_NMI << APIC_LVT_DM_SHIFT, now, &out);
     v->wait_sipi = v->id != 0;
     v->nmi_pending = false;
     v->irq_window = false;

@@ -16,6 +16,7 @@
 #include <hopvm/lib.h>
 #include <hopvm/time.h>
 #include <hopvm/vm.h>
+#include <hopvm/x86.h>
 
 #define MSR_KVM_WALL_CLOCK_NEW  0x4b564d00
 #define MSR_KVM_SYSTEM_TIME_NEW 0x4b564d01
@@ -44,6 +45,8 @@ static uint8_t *ram_at(struct vm *vm, uint64_t gpa, uint64_t len)
 static void scale(uint64_t hz, uint32_t *mul, int8_t *shift)
 {
     int s = 0;
+    if (!hz)
+        hz = NS_PER_S; /* never used so (write_pvti wants a rate), but never a loop */
     while (hz <= NS_PER_S)
         hz <<= 1, s++;
     while (hz > 2 * NS_PER_S)
@@ -52,17 +55,22 @@ static void scale(uint64_t hz, uint32_t *mul, int8_t *shift)
     *shift = (int8_t)s;
 }
 
-static void write_pvti(struct vcpu *v)
+/* host_tsc: one sample of the host's TSC, from which both the guest's TSC
+ * and the device clock are worked out, so the pair is exact; every vCPU
+ * gets the pair of the same sample (their TSC offsets are equal), as
+ * PVCLOCK_TSC_STABLE_BIT promises. */
+static void write_pvti(struct vcpu *v, uint64_t host_tsc)
 {
     struct vm *vm = v->vm;
     uint64_t gpa = v->kvmclock & ~KVM_SYSTEM_TIME_ENABLE;
     uint8_t *p = ram_at(vm, gpa, PVTI_SIZE);
-    if (!(v->kvmclock & KVM_SYSTEM_TIME_ENABLE) || !p)
+    if (!(v->kvmclock & KVM_SYSTEM_TIME_ENABLE) || !p || !tsc_hz())
         return;
     uint32_t version, mul;
     int8_t shift;
     scale(tsc_hz(), &mul, &shift);
-    uint64_t tsc = vcpu_tsc(v), now = vm_clock_ns(vm);
+    uint64_t tsc = host_tsc + vcpu_tsc_offset(v);
+    uint64_t now = (uint64_t)((int64_t)time_ns_at(host_tsc) + vm->clock_offset);
     uint8_t flags = PVCLOCK_TSC_STABLE_BIT;
     memcpy(&version, p + PVTI_VERSION, 4);
     version |= 1; /* odd: an update is under way */
@@ -99,6 +107,8 @@ static bool write_wall(struct vcpu *v, uint64_t gpa)
 
 bool kvmclock_msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 {
+    if (!kvmclock_available())
+        return false;
     if (msr == MSR_KVM_SYSTEM_TIME_NEW) {
         *val = v->kvmclock;
         return true;
@@ -112,18 +122,25 @@ bool kvmclock_msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 
 bool kvmclock_msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
 {
+    if (!kvmclock_available())
+        return false;
     if (msr == MSR_KVM_WALL_CLOCK_NEW)
         return write_wall(v, val);
     if (msr != MSR_KVM_SYSTEM_TIME_NEW)
         return false;
     v->kvmclock = val;
-    write_pvti(v); /* an address outside RAM: the clock simply never updates */
+    write_pvti(v, rdtsc()); /* an address outside RAM: the clock simply never updates */
     return true;
 }
 
 void kvmclock_update(struct vm *vm)
 {
+    uint64_t host_tsc = rdtsc();
     for (unsigned i = 0; i < vm->nvcpus; i++)
         if (vm->vcpus[i])
-            write_pvti(vm->vcpus[i]);
+            write_pvti(vm->vcpus[i], host_tsc);
 }
+
+/* The clock needs a calibrated TSC: without one (time_init failed) the
+ * KVM leaves are not offered and the MSRs are #GP (vmm/cpuid.c, msr.c). */
+bool kvmclock_available(void) { return tsc_hz() != 0; }

@@ -29,6 +29,7 @@
 #define MTRR_DEF_TYPE_FE   (1ull << 10)
 #define MTRR_TYPE_MASK     0xffull
 #define CPUID_ADDR_SIZES   0x80000008u
+#define APIC_BASE_ADDR_MASK 0x000ffffffffff000ull
 #define MISC_ENABLE_FAST_STRINGS 1ull
 #define EFER_ALLOWED (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE)
 
@@ -65,6 +66,10 @@ static bool rd_apic_base(struct vcpu *v, uint64_t *val)
 
 static bool wr_apic_base(struct vcpu *v, uint64_t val)
 {
+    /* The APIC page stays at its default address (vmm/dev/lapic.c): a move
+     * is refused (#GP) rather than taken and left with nothing there. */
+    if ((val & APIC_BASE_ADDR_MASK) != LAPIC_DEFAULT_BASE)
+        return false;
     uint32_t r[4];
     cpuid(CPUID_ADDR_SIZES, 0, r);
     unsigned bits = r[0] & 0xff ? r[0] & 0xff : 36;

@@ -22,6 +22,8 @@ static bool runnable(const struct vm *vm, unsigned i)
     if (vm->state != VM_RUNNING || i >= vm->nvcpus || !vm->vcpus[i])
         return false;
     struct vcpu *v = vm->vcpus[i];
+    if (v->wait_sipi)
+        return false; /* an AP after INIT: only a start-up IPI runs it */
     if (v->halted) {
         if (!irq_wake(v))
             return false;

@@ -49,11 +49,13 @@ int time_init(void)
 uint64_t tsc_hz(void) { return hz; }
 const char *time_source(void) { return source; }
 
-uint64_t time_ns(void)
+uint64_t time_ns(void) { return time_ns_at(rdtsc()); }
+
+uint64_t time_ns_at(uint64_t tsc)
 {
     if (!hz)
         return 0;
-    uint64_t d = rdtsc() - tsc0;
+    uint64_t d = tsc - tsc0;
     /* Split to avoid overflow: whole seconds, then the remainder. */
     return d / hz * 1000000000ull + d % hz * 1000000000ull / hz;
 }

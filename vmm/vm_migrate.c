@@ -279,6 +279,28 @@ int vm_load_device(struct vm *vm, const struct mig_dev *d, char *err, size_t n)
     return ksnprintf(err, n, "a device of type '%s', which this host does not emulate", d->type), -1;
 }
 
+/* END came: the platform's records are all there, or none (a source that
+ * predates them: the devices keep their reset state). Half a platform
+ * would run the guest on timers of a clock that did not come along. */
+int vm_incoming_check(struct vm *vm, char *err, size_t n)
+{
+    bool any = false;
+    for (unsigned k = 0; k < vdev_count; k++)
+        any |= vm->mig.dev_loaded[k] != 0;
+    if (!any)
+        return 0;
+    for (unsigned k = 0; k < vdev_count; k++) {
+        const struct vdev *t = &vdevs[k];
+        if (!t->load)
+            continue;
+        unsigned count = t->instances ? t->instances(vm) : 1;
+        uint32_t all = count >= 32 ? ~0u : (1u << count) - 1;
+        if ((vm->mig.dev_loaded[k] & all) != all)
+            return ksnprintf(err, n, "the stream has device records but not every '%s' one", t->type), -1;
+    }
+    return 0;
+}
+
 /* Each vCPU's TSC continues from the value the source saved, and the
  * device clock from its own (a stream without it starts the clock at 0:
  * it carried no device that reads it); the KVM clock's areas are written

@@ -32,6 +32,8 @@ struct hv_backend {
      * SS, SDM Vol.3C 26.3.1.5). NULL: always (AMD-V without NMI
      * virtualization keeps no guest NMI mask to look at, APM 15.21.10). */
     bool (*nmi_allowed)(struct vcpu *v);
+    /* The vCPU's TSC offset, without a whole get_state. NULL: get_state. */
+    uint64_t (*tsc_offset)(struct vcpu *v);
     void (*set_state)(struct vcpu *v, const struct vcpu_state *s);
     /* The CR4 bits this backend can run a guest with, for checking a state
      * from elsewhere before set_state (vmm/vcpu_check.c). VT-x: those

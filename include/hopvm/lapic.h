@@ -73,6 +73,9 @@
 #define APIC_SH_ALL_BUT    3
 
 #define APIC_LVT_MASKED    (1u << 16)
+#define APIC_LVT_DM_SHIFT  8          /* delivery mode, bits 10:8 of an LVT and the ICR */
+#define APIC_SVR_ENABLE    (1u << 8)  /* software enable (SDM 11.9) */
+#define APIC_SPURIOUS_DEFAULT 0xff    /* the spurious vector after reset */
 #define APIC_TIMER_ONESHOT  0
 #define APIC_TIMER_PERIODIC 1
 #define APIC_TIMER_TSC_DEADLINE 2

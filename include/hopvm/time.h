@@ -20,6 +20,7 @@ int time_init(void);
 uint64_t tsc_hz(void);
 const char *time_source(void);
 uint64_t time_ns(void);          /* since time_init */
+uint64_t time_ns_at(uint64_t tsc); /* time_ns() when the TSC read tsc */
 void udelay(uint64_t us);
 
 /* Local APIC (drivers/lapic.c). */

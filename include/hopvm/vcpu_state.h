@@ -41,7 +41,7 @@ struct vcpu_event {
     uint8_t type;       /* enum event_type */
     uint8_t vector;
     uint8_t has_error;
-    uint8_t rsvd;
+    uint8_t insn_len;   /* a software interrupt's INT instruction length (0: unknown) */
     uint32_t error;
 };
 

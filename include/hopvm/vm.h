@@ -276,10 +276,12 @@ int pm_dev_load(struct vm *vm, const struct mig_dev *d, char *err, size_t n);
 /* vmm/vm_migrate.c: the table's devices in a teleport. */
 int vm_save_device(struct vm *vm, unsigned i, struct mig_dev *d); /* 0, or 1 past the last */
 int vm_load_device(struct vm *vm, const struct mig_dev *d, char *err, size_t n);
+int vm_incoming_check(struct vm *vm, char *err, size_t n); /* at END: every device or none */
 
 /* vmm/irq.c: interrupt routing and delivery. */
 uint64_t vm_clock_ns(const struct vm *vm);     /* the guest's device clock, continuous across teleports */
 uint64_t vcpu_tsc(struct vcpu *v);             /* the guest's TSC on v now */
+uint64_t vcpu_tsc_offset(struct vcpu *v);      /* guest TSC - host TSC */
 void irq_attach(struct vm *vm);
 void irq_vcpu_reset(struct vcpu *v);
 void irq_line(struct vm *vm, unsigned isa_irq, bool level);
@@ -307,6 +309,7 @@ bool kvmclock_msr_write(struct vcpu *v, uint32_t msr, uint64_t val);
 /* The guest's TSC rate or its clock changed under it (a teleport): every
  * enabled pvclock area is written again. */
 void kvmclock_update(struct vm *vm);
+bool kvmclock_available(void);
 
 /* vmm/exits.c: one exit; false means the guest must stop (v->fail says why). */
 bool vcpu_handle_exit(struct vcpu *v, struct vm_exit *e);

@@ -70,7 +70,7 @@ def test_hello_multiboot(console):
     assert "hello: hypervisor 'hopvm' max leaf 0x40000010" in log
     out = info(console, "hello")
     assert "exit code: 0" in out and re.search(r"state:\s+exited", out)
-    assert re.search(r"unclaimed port I/O: 1$", out, re.M)
+    assert re.search(r"unclaimed port I/O: 1 \(the latest at port 0x2e0\)$", out, re.M), out
     # A finished guest starts again from scratch.
     console.cmd("vm start hello")
     console.expect(r"vm hello: exited with code 0")

@@ -4,8 +4,8 @@
  * and, in vmm/msr.c, IA32_APIC_BASE, IA32_TSC_DEADLINE and the x2APIC
  * MSRs. Messages a register write sends (IPIs, EOIs of level-triggered
  * vectors) go to vmm/irq.c. The page stays at the default address: a
- * guest that moves IA32_APIC_BASE finds nothing at the new one (no OS in
- * use does; KVM refuses the move too). */
+ * WRMSR that would move IA32_APIC_BASE is refused with #GP (vmm/msr.c; no
+ * OS in use moves it). */
 #include <hopvm/lib.h>
 #include <hopvm/mmio.h>
 #include <hopvm/vm.h>

@@ -1,7 +1,8 @@
 /* The guest's MC146818A RTC and CMOS RAM (vmm/mc146818.c) at ports 0x70
  * (index, bit 7 the NMI mask) and 0x71 (data). Its clock starts at the
  * host's wall time (drivers/rtc.c) and the guest may set its own without
- * touching the host's. No interrupts yet (no guest interrupt controller). */
+ * touching the host's. Its interrupts (alarm, periodic, update-ended on
+ * IRQ 8) are not emulated: the flags in register C never set. */
 #include <hopvm/mc146818.h>
 #include <hopvm/time.h>
 #include <hopvm/vm.h>

@@ -13,6 +13,7 @@
 #include <hopvm/lib.h>
 #include <hopvm/mmio.h>
 #include <hopvm/vm.h>
+#include <hopvm/x86.h>
 
 #define GUEST_COM1 0x3f8
 #define GUEST_UART_MMIO 0xfeb00000ull
@@ -68,9 +69,11 @@ void uart_dev_input(struct vm *vm, uint8_t c)
         u->rx[u->rx_head % sizeof(u->rx)] = c;
         u->rx_head++;
     }
+    /* Input is the only event a polling guest (interrupts off) waits for;
+     * one with interrupts on is woken by IRQ 4 (vmm/irq.c). */
     for (unsigned i = 0; i < vm->nvcpus; i++)
-        if (vm->vcpus[i])
-            vm->vcpus[i]->halted = false; /* input is the only event a polling guest waits for */
+        if (vm->vcpus[i] && !vm->vcpus[i]->wait_sipi && !(vm->vcpus[i]->rflags & RFLAGS_IF))
+            vm->vcpus[i]->halted = false;
     update_irq(vm);
 }
 

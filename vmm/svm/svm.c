@@ -223,6 +223,7 @@ static void svm_set_state(struct vcpu *v, const struct vcpu_state *st)
         vm->ctl.tlb_control = flush_by_asid ? TLB_CONTROL_ASID : TLB_CONTROL_ALL;
     memcpy(v->gpr, st->gpr, sizeof(v->gpr));
     v->rip = st->rip;
+    s->rip = st->rip; /* with the shadow below: the state's own, not one to clear (svm_vcpu_run) */
     v->rflags = st->rflags | RFLAGS_FIXED;
     seg_in(&s->es, &st->es), seg_in(&s->cs, &st->cs), seg_in(&s->ss, &st->ss);
     seg_in(&s->ds, &st->ds), seg_in(&s->fs, &st->fs), seg_in(&s->gs, &st->gs);
@@ -397,10 +398,13 @@ static void intr_out(struct vcpu *v, struct vmcb_control *c)
     c->int_ctl &= ~V_IRQ;
 }
 
+static uint64_t svm_tsc_offset(struct vcpu *v) { return ((struct svm_vcpu *)v->hw)->vmcb->ctl.tsc_offset; }
+
 static bool svm_irq_allowed(struct vcpu *v)
 {
     const struct vmcb *vm = ((struct svm_vcpu *)v->hw)->vmcb;
-    return (v->rflags & RFLAGS_IF) && !(vm->ctl.int_state & INT_STATE_SHADOW);
+    bool shadow = (vm->ctl.int_state & INT_STATE_SHADOW) && vm->save.rip == v->rip; /* see svm_vcpu_run */
+    return (v->rflags & RFLAGS_IF) && !shadow;
 }
 
 static void svm_vcpu_run(struct vcpu *v, struct vm_exit *e)
@@ -408,6 +412,11 @@ static void svm_vcpu_run(struct vcpu *v, struct vm_exit *e)
     struct svm_vcpu *s = v->hw;
     struct vmcb *vm = s->vmcb;
     for (;;) {
+        /* An emulated instruction (RIP moved on since the exit) ends the
+         * STI / MOV SS shadow it sat in, as executing it would have (SDM
+         * Vol.3A 6.8.3; KVM does the same). */
+        if (vm->save.rip != v->rip)
+            vm->ctl.int_state &= ~INT_STATE_SHADOW;
         intr_in(v, &vm->ctl);
         vm->save.rax = v->gpr[GPR_RAX];
         vm->save.rsp = v->gpr[GPR_RSP];
@@ -484,6 +493,7 @@ const struct hv_backend svm_backend = {
     .get_state = svm_get_state,
     .set_state = svm_set_state,
     .irq_allowed = svm_irq_allowed,
+    .tsc_offset = svm_tsc_offset,
     .npt_leaf = 0,
     /* AMD CPUs set D in nested leaves too (QEMU does, see the emulation
      * notes), but the dirty log write-protects on AMD-V: one way for every

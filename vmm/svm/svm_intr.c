@@ -11,9 +11,9 @@
  *    under V_NMI_ENABLE (bit 26), APM 15.21.10. Without it the CPU keeps
  *    no guest-visible copy, and a hypervisor that injects NMIs tracks the
  *    mask itself by intercepting IRET (APM 15.9, vector 3 bit 20), as KVM
- *    and Xen do. hopvm enables neither (it injects an NMI only when one
- *    arrives pending in a teleported state), so the mask reads as clear
- *    and is dropped on load; GIF, which also holds off NMIs (APM 15.17),
+ *    and Xen do. hopvm enables neither, so the mask reads as clear and is
+ *    dropped on load, and an NMI (an IPI) injected while the guest runs
+ *    its NMI handler nests (see the closing notes of issue 13); GIF, which also holds off NMIs (APM 15.17),
  *    is always 1 for a hopvm guest: CLGI and STGI are intercepted. */
 #include <hopvm/vcpu_state.h>
 #include "svm_internal.h"

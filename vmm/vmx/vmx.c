@@ -19,6 +19,7 @@
 #define MSR_SYSENTER_EIP 0x176
 #define FC_LOCK (1ull << 0)
 #define FC_VMXON_OUTSIDE_SMX (1ull << 2)
+#define INT_N_LEN 2 /* CD ib: a software interrupt with no length kept */
 
 /* MSRs the guest uses directly and that no VMCS field switches: loaded
  * lazily when another vCPU runs (the host itself never uses them). */
@@ -303,6 +304,10 @@ static void inject(struct vcpu *v)
         info |= INTR_INFO_ERR_VALID;
         vmx_write(VMCS_ENTRY_EXC_ERROR, v->pending.error);
     }
+    /* SDM Vol.3C 26.2.1.3: a software interrupt needs the length of its INT
+     * instruction (kept when its delivery was cut short, requeue). */
+    if (v->pending.type == EVENT_SOFTINT)
+        vmx_write(VMCS_ENTRY_INSN_LEN, v->pending.insn_len ? v->pending.insn_len : INT_N_LEN);
     vmx_write(VMCS_ENTRY_INTR_INFO, info);
     v->pending.type = EVENT_NONE;
 }
@@ -322,6 +327,13 @@ static void requeue(struct vcpu *v)
     v->pending.vector = (uint8_t)info;
     v->pending.has_error = (info & INTR_INFO_ERR_VALID) != 0;
     v->pending.error = (uint32_t)vmx_read(VMCS_IDT_VECT_ERROR);
+    if (v->pending.type == EVENT_SOFTINT) /* SDM Vol.3C 27.2.4: the exit gives INT n's length */
+        v->pending.insn_len = (uint8_t)vmx_read(VMCS_EXIT_INSN_LEN);
+    /* An NMI whose delivery faulted left blocking by NMI set (SDM Vol.3C
+     * 27.2.3); injecting it again needs it clear (26.3.1.5), as KVM does. */
+    if (v->pending.type == EVENT_NMI)
+        vmx_write(VMCS_GUEST_INTERRUPTIBILITY,
+                  vmx_read(VMCS_GUEST_INTERRUPTIBILITY) & ~(uint64_t)INTERRUPTIBILITY_NMI);
 }
 
 /* SDM Vol.3C 25.6.2, 26.7.5: with interrupt-window exiting the entry is
@@ -336,20 +348,45 @@ static void irq_window(struct vcpu *v)
     }
 }
 
+/* An emulated instruction (RIP moved on since the exit) ends the STI /
+ * MOV SS shadow it sat in, as executing it would have (SDM Vol.3A 6.8.3;
+ * KVM does the same): without this a guest's "sti; hlt" would wake still
+ * in STI's shadow. */
+static void end_shadow(struct vcpu *v)
+{
+    struct vmx_vcpu *x = v->hw;
+    if (x->exit_rip == v->rip)
+        return;
+    uint64_t st = vmx_read(VMCS_GUEST_INTERRUPTIBILITY);
+    if (st & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS))
+        vmx_write(VMCS_GUEST_INTERRUPTIBILITY, st & ~(uint64_t)(INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS));
+    x->exit_rip = v->rip;
+}
+
 static bool vmx_irq_allowed(struct vcpu *v)
 {
     vmx_load(v);
+    end_shadow(v);
     uint64_t block = vmx_read(VMCS_GUEST_INTERRUPTIBILITY) & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS);
     return (v->rflags & RFLAGS_IF) && !block;
 }
 
 /* SDM Vol.3C 26.3.1.5: VM entry refuses an NMI injected while blocking
  * by NMI (the guest is in its handler, until IRET) or by MOV SS is in
- * effect. The NMI waits; the next exit after the IRET delivers it. */
+ * effect; some CPUs also refuse it in an STI shadow (KVM and FreeBSD
+ * avoid that too). The NMI waits for an entry where none holds. */
 static bool vmx_nmi_allowed(struct vcpu *v)
 {
     vmx_load(v);
-    return !(vmx_read(VMCS_GUEST_INTERRUPTIBILITY) & (INTERRUPTIBILITY_NMI | INTERRUPTIBILITY_MOV_SS));
+    end_shadow(v);
+    return !(vmx_read(VMCS_GUEST_INTERRUPTIBILITY) &
+             (INTERRUPTIBILITY_NMI | INTERRUPTIBILITY_MOV_SS | INTERRUPTIBILITY_STI));
+}
+
+static uint64_t vmx_tsc_offset(struct vcpu *v)
+{
+    vmx_load(v);
+    return vmx_read(VMCS_TSC_OFFSET);
 }
 
 static void vmx_vcpu_run(struct vcpu *v, struct vm_exit *e)
@@ -357,6 +394,7 @@ static void vmx_vcpu_run(struct vcpu *v, struct vm_exit *e)
     struct vmx_vcpu *x = v->hw;
     for (;;) {
         vmx_load(v);
+        end_shadow(v);
         irq_window(v);
         vmx_write(VMCS_GUEST_RSP, v->gpr[GPR_RSP]);
         vmx_write(VMCS_GUEST_RIP, v->rip);
@@ -396,6 +434,7 @@ static void vmx_vcpu_run(struct vcpu *v, struct vm_exit *e)
         x->launched = true;
         v->gpr[GPR_RSP] = vmx_read(VMCS_GUEST_RSP);
         v->rip = vmx_read(VMCS_GUEST_RIP);
+        x->exit_rip = v->rip;
         v->rflags = vmx_read(VMCS_GUEST_RFLAGS);
         requeue(v);
         sti();
@@ -434,6 +473,7 @@ const struct hv_backend vmx_backend = {
     .set_state = vmx_set_state,
     .irq_allowed = vmx_irq_allowed,
     .nmi_allowed = vmx_nmi_allowed,
+    .tsc_offset = vmx_tsc_offset,
     .guest_cr4_bits = vmx_guest_cr4_bits,
     .guest_rdtscp = vmx_guest_rdtscp,
     .npt_leaf = EPT_MEMTYPE_WB,

@@ -30,6 +30,7 @@ struct vmx_vcpu {
     uint64_t dr6;   /* the guest's DR6 while another vCPU's is in the register (vmx_dr6.c) */
     bool dr6_live;  /* the guest's DR6 is in the register now */
     uint64_t proc;  /* the primary processor-based controls as last written */
+    uint64_t exit_rip; /* RIP at the last exit (or set_state): moved on means emulated */
 };
 
 struct vmx_vm {

@@ -161,6 +161,7 @@ void vmx_set_state(struct vcpu *v, const struct vcpu_state *s)
     vmx_load(v);
     memcpy(v->gpr, s->gpr, sizeof(v->gpr));
     v->rip = s->rip;
+    ((struct vmx_vcpu *)v->hw)->exit_rip = s->rip; /* the state's shadow is its own */
     v->rflags = s->rflags | RFLAGS_FIXED;
     seg_in(&s->es, S_ES), seg_in(&s->cs, S_CS), seg_in(&s->ss, S_SS), seg_in(&s->ds, S_DS);
     seg_in(&s->fs, S_FS), seg_in(&s->gs, S_GS), seg_in(&s->ldtr, S_LDTR), seg_in(&s->tr, S_TR);
