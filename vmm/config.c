@@ -194,10 +194,15 @@ static void start_section(struct parser *p, char *s)
 }
 
 /* Keys of a VM section; the index is the bit in parser.seen. */
-enum vm_key { K_MEMORY, K_VCPUS, K_KERNEL, K_CMDLINE, K_MODULE, K_AUTOSTART, K_INITRD, K_COUNT };
+enum vm_key { K_MEMORY, K_VCPUS, K_KERNEL, K_CMDLINE, K_MODULE, K_AUTOSTART, K_INITRD, K_CPU, K_COUNT };
 static const char *const vm_keys[K_COUNT] = {
     [K_MEMORY] = "memory", [K_VCPUS] = "vcpus", [K_KERNEL] = "kernel",
     [K_CMDLINE] = "cmdline", [K_MODULE] = "module", [K_AUTOSTART] = "autostart", [K_INITRD] = "initrd",
+    [K_CPU] = "cpu",
+};
+
+const char *const cfg_cpu_names[CFG_CPU_COUNT] = {
+    [CFG_CPU_HOST] = "host", [CFG_CPU_X86_64_V2] = "x86-64-v2", [CFG_CPU_X86_64_V3] = "x86-64-v3",
 };
 
 static void vm_key(struct parser *p, const char *key, char *val)
@@ -275,6 +280,17 @@ static void vm_key(struct parser *p, const char *key, char *val)
         else
             error(p, "bad autostart '%.40s' (yes or no)", val);
         break;
+    case K_CPU: {
+        int c = -1;
+        for (int i = 0; i < CFG_CPU_COUNT; i++)
+            if (!strcmp(val, cfg_cpu_names[i]))
+                c = i;
+        if (c < 0)
+            error(p, "bad cpu '%.40s' (host, x86-64-v2 or x86-64-v3)", val);
+        else
+            vm->cpu = (enum cfg_cpu)c;
+        break;
+    }
     case K_COUNT:
         break;
     }

@@ -1,6 +1,8 @@
 /* What a guest sees from CPUID: the host's answers, minus what hopvm does
  * not virtualize, plus a hypervisor leaf range at 0x40000000. */
 #include <hopvm/hv.h>
+#include <hopvm/mig_compat.h>
+#include <hopvm/mig_state.h>
 #include <hopvm/lib.h>
 #include <hopvm/time.h>
 #include <hopvm/vm.h>
@@ -47,6 +49,7 @@
 #define L1_ECX_AVX_FAMILY ((1u << 12) | (1u << 28) | (1u << 29)) /* FMA, AVX, F16C: YMM state */
 #define L7_EBX_AVX2 (1u << 5)
 #define E1_EDX_RDTSCP (1u << 27)
+#define E1_EDX_AMD_MIRRORS 0x0183f3ffu /* leaf 1 EDX bits AMD repeats (migrate/compat.c) */
 #define L1_EDX_ALLOWED ((1u << 0) | (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | \
                         (1u << 8) | (1u << 11) | (1u << 13) | (1u << 15) | (1u << 16) | (1u << 17) | \
                         (1u << 19) | (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26))
@@ -219,7 +222,66 @@ static void add_leaf(struct vm *vm, uint32_t leaf, uint32_t sub)
  * basic leaf up to CPUID_BASIC_MAX, the hypervisor leaves, every extended
  * leaf up to CPUID_EXT_MAX. The range maxima in leaves 0 and 0x80000000
  * say no more than the table holds. */
-void cpuid_fix(struct vm *vm)
+/* The psABI's x86-64 micro-architecture levels (x86-64 psABI 1.0, 3.1.1):
+ * the ISA extensions each adds, in the registers that carry them. A guest
+ * with `cpu = x86-64-v2` sees exactly the v2 extensions (and what hopvm
+ * emulates), so it can move to any host that has v2, whatever else either
+ * host has. */
+struct cpu_level {
+    uint32_t l1_ecx, l7_ebx, e1_ecx, e1_edx;
+};
+#define V2_L1_ECX ((1u << 0) | (1u << 9) | (1u << 13) | (1u << 19) | (1u << 20) | (1u << 23))
+/* SSE3 SSSE3 CMPXCHG16B SSE4.1 SSE4.2 POPCNT */
+#define V3_L1_ECX (V2_L1_ECX | (1u << 12) | (1u << 22) | (1u << 26) | (1u << 28) | (1u << 29))
+/* + FMA MOVBE XSAVE AVX F16C */
+#define V3_L7_EBX ((1u << 3) | (1u << 5) | (1u << 8)) /* BMI1 AVX2 BMI2 */
+#define E1_ECX_LAHF  (1u << 0)
+#define E1_ECX_LZCNT (1u << 5)
+#define E1_EDX_BASE  ((1u << 11) | (1u << 20) | (1u << 29)) /* SYSCALL NX LM (v1) */
+static const struct cpu_level levels[CFG_CPU_COUNT] = {
+    [CFG_CPU_X86_64_V2] = {V2_L1_ECX, 0, E1_ECX_LAHF, E1_EDX_BASE},
+    [CFG_CPU_X86_64_V3] = {V3_L1_ECX, V3_L7_EBX, E1_ECX_LAHF | E1_ECX_LZCNT, E1_EDX_BASE},
+};
+
+static struct cpuid_entry *entry(struct vm *vm, uint32_t leaf, uint32_t sub)
+{
+    for (unsigned i = 0; i < vm->ncpuid; i++)
+        if (vm->cpuid[i].leaf == leaf && vm->cpuid[i].subleaf == sub)
+            return &vm->cpuid[i];
+    return NULL;
+}
+
+/* Narrows a host table to a level: -1 with the first missing extension
+ * named (migrate/compat.c's names) if this host lacks part of it. */
+static int apply_level(struct vm *vm, enum cfg_cpu cpu, char *err, size_t n)
+{
+    const struct cpu_level *l = &levels[cpu];
+    struct cpuid_entry *l1 = entry(vm, 1, 0), *l7 = entry(vm, 7, 0), *e1 = entry(vm, 0x80000001, 0);
+    struct mig_cpuid_leaf want[3] = {{1, 0, 0, 0, l->l1_ecx, 0}, {7, 0, 0, l->l7_ebx, 0, 0},
+                                     {0x80000001, 0, 0, 0, l->e1_ecx, l->e1_edx}};
+    struct mig_cpuid_leaf have[3] = {{1, 0, 0, 0, l1 ? l1->ecx : 0, 0}, {7, 0, 0, l7 ? l7->ebx : 0, 0, 0},
+                                     {0x80000001, 0, 0, 0, e1 ? e1->ecx : 0, e1 ? e1->edx : 0}};
+    if (!l1 || !e1)
+        return ksnprintf(err, n, "cpu = %s, but this host has no feature leaves", cfg_cpu_names[cpu]), -1;
+    char why[96];
+    if (mig_cpuid_compatible(want, 3, have, 3, why, sizeof(why)) != 0)
+        return ksnprintf(err, n, "cpu = %s, but this host %s", cfg_cpu_names[cpu], why + sizeof("target ") - 1), -1;
+    l1->ecx &= l->l1_ecx | L1_ECX_HYPERVISOR | L1_ECX_PLATFORM;
+    if (l7) {
+        l7->ebx &= l->l7_ebx;
+        l7->ecx = l7->edx = 0;
+    }
+    e1->ecx &= l->e1_ecx;
+    /* AMD repeats leaf 1's EDX in 0x80000001 EDX (APM Vol.3 E.4.2): kept. */
+    e1->edx &= l->e1_edx | (l1->edx & E1_EDX_AMD_MIRRORS);
+    if (!(l->l1_ecx & L1_ECX_XSAVE))
+        for (unsigned i = 0; i < vm->ncpuid; i++)
+            if (vm->cpuid[i].leaf == 0xd)
+                vm->cpuid[i].eax = vm->cpuid[i].ebx = vm->cpuid[i].ecx = vm->cpuid[i].edx = 0;
+    return 0;
+}
+
+int cpuid_fix(struct vm *vm, char *err, size_t n)
 {
     uint32_t r[4];
     vm->ncpuid = 0;
@@ -253,6 +315,12 @@ void cpuid_fix(struct vm *vm)
     }
     if (ext_at < vm->ncpuid)
         vm->cpuid[ext_at].eax = ext;
+    enum cfg_cpu cpu = vm->def ? vm->def->cpu : CFG_CPU_HOST;
+    if (cpu != CFG_CPU_HOST && apply_level(vm, cpu, err, n) != 0) {
+        vm->ncpuid = 0;
+        return -1;
+    }
+    return 0;
 }
 
 /* What differs between a guest's vCPUs, or follows their state: the APIC

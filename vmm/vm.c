@@ -224,7 +224,8 @@ int vm_prepare(struct vm *vm, bool zero_ram, char *err, size_t n)
         if (b->vcpu_create(v) != 0)
             return fail(vm, err, n, "cannot create vCPU %u", i);
     }
-    cpuid_fix(vm); /* an incoming guest's replaces it (vm_incoming) */
+    if (cpuid_fix(vm, err, n) != 0) /* an incoming guest's replaces it (vm_incoming) */
+        return fail(vm, err, n, "%s", err);
     /* The log outlives the run (`vm log` after a crash); a refused start
      * allocates none. */
     if (!vm->log && !(vm->log = page_alloc(VM_LOG_SIZE / PAGE_SIZE, 0)))

@@ -22,6 +22,12 @@ struct cfg_module {
     char args[CFG_CMDLINE_MAX];
 };
 
+/* The CPU a guest is shown (vmm/cpuid.c): the host's features, or a named
+ * x86-64 baseline (the psABI's micro-architecture levels), so a guest can
+ * move among hosts that all have that level. */
+enum cfg_cpu { CFG_CPU_HOST, CFG_CPU_X86_64_V2, CFG_CPU_X86_64_V3, CFG_CPU_COUNT };
+extern const char *const cfg_cpu_names[CFG_CPU_COUNT];
+
 struct cfg_vm {
     char name[CFG_NAME_MAX];
     uint64_t memory;
@@ -32,6 +38,7 @@ struct cfg_vm {
     struct cfg_module modules[CFG_MAX_MODULES];
     unsigned nmodules;
     bool autostart;
+    enum cfg_cpu cpu;           /* `cpu =`; CFG_CPU_HOST if absent */
 };
 
 /* [net IF]: how one interface gets its IPv4 address. */

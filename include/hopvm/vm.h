@@ -368,7 +368,7 @@ bool dirty_write_fault(struct vm *vm, uint64_t gpa);
 /* vmm/cpuid.c, vmm/msr.c: the policies. cpuid_fix fixes a starting
  * guest's CPUID (vm->cpuid); cpuid_policy answers from it with the
  * per-vCPU parts (for a vCPU of no guest: what this host would offer). */
-void cpuid_fix(struct vm *vm);
+int cpuid_fix(struct vm *vm, char *err, size_t n); /* -1: the host lacks the guest's `cpu =` level */
 void cpuid_policy(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t out[4]);
 /* The CR4 bits the guest may set: those whose feature cpuid_policy offers
  * it (a bit for a hidden feature, or a reserved one, is #GP on a write). */

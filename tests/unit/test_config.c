@@ -54,15 +54,20 @@ int main(void)
         "autostart = yes\n"
         "[ vm  counter ]\n"
         "kernel = counter.elf\n"
+        "cpu = x86-64-v2\n"
         "[vm linux]\n"
         "kernel = vmlinuz\n"
-        "initrd = initramfs.cpio.gz\n";
+        "initrd = initramfs.cpio.gz\n"
+        "cpu = x86-64-v3\n";
     CHECK_U64(parse(good, &cfg), 0);
     CHECK_STR(errors, "");
     CHECK_STR(cfg.host_name, "lab-a");
     CHECK_U64(cfg.nvms, 3);
     CHECK_STR(cfg.vms[2].initrd, "initramfs.cpio.gz");
     CHECK_STR(cfg.vms[0].initrd, "");
+    CHECK_U64(cfg.vms[0].cpu, CFG_CPU_HOST); /* absent: the host's */
+    CHECK_U64(cfg.vms[1].cpu, CFG_CPU_X86_64_V2);
+    CHECK_U64(cfg.vms[2].cpu, CFG_CPU_X86_64_V3);
     const struct cfg_vm *h = &cfg.vms[0];
     CHECK_STR(h->name, "hello");
     CHECK_U64(h->memory, 16ull << 20);
@@ -115,6 +120,8 @@ int main(void)
     expect_error("[vm a]\nkernel = a\nkernel = b\n", 3, "given twice");
     expect_error("[vm a]\nkernel = ../etc/passwd\n", 2, "bad kernel file name");
     expect_error("[vm a]\nkernel = a\ninitrd = x/y\n", 3, "bad initrd file name");
+    expect_error("[vm a]\nkernel = a\ncpu = x86-64-v4\n", 3, "bad cpu 'x86-64-v4' (host, x86-64-v2 or x86-64-v3)");
+    expect_error("[vm a]\nkernel = a\ncpu = host\ncpu = host\n", 4, "given twice");
     expect_error("[vm a]\nkernel = a\ninitrd = x\ninitrd = y\n", 4, "given twice");
     expect_error("[vm a]\nkernel=k\nmemory = 12Q\n", 3, "bad memory");
     expect_error("[vm a]\nkernel=k\nmemory = 512K\n", 3, "bad memory");

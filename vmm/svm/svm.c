@@ -17,6 +17,12 @@ struct svm_vcpu {
     struct vmcb *vmcb;
     uint32_t asid;
     bool used;
+    /* The guest's NMI mask, which AMD-V without NMI virtualization does
+     * not keep (APM 15.21.10): set when an NMI is injected, cleared once
+     * the handler's IRET has run. IRET is intercepted meanwhile (APM 15.9);
+     * the intercept comes before the IRET executes, so the mask clears at
+     * the exit after it (KVM and Xen do likewise). */
+    bool nmi_masked, iret_seen;
 };
 
 struct svm_vm {
@@ -207,7 +213,7 @@ static void svm_get_state(struct vcpu *v, struct vcpu_state *st)
     st->tsc_offset = vm->ctl.tsc_offset;
     /* APM 15.5.1: the CPL is the VMCB's; SS.DPL may be stale after SYSRET. */
     st->ss.attr = (uint16_t)((st->ss.attr & ~(3u << 5)) | (uint16_t)((s->cpl & 3) << 5));
-    svm_intr_out(vm, st); /* the interrupt shadow and NMI blocking */
+    svm_intr_out(v, vm, st); /* the interrupt shadow and NMI blocking */
     st->event = v->pending;
 }
 
@@ -238,7 +244,7 @@ static void svm_set_state(struct vcpu *v, const struct vcpu_state *st)
     s->kernel_gs_base = st->kernel_gs_base;
     s->sysenter_cs = st->sysenter_cs, s->sysenter_esp = st->sysenter_esp, s->sysenter_eip = st->sysenter_eip;
     vm->ctl.tsc_offset = st->tsc_offset;
-    svm_intr_in(vm, st);
+    svm_intr_in(v, vm, st);
     v->pending = st->event;
 }
 
@@ -370,6 +376,8 @@ static void requeue_event(struct vcpu *v, uint64_t info)
     v->pending.vector = (uint8_t)info;
     v->pending.has_error = (info & EVTINJ_ERR_VALID) != 0;
     v->pending.error = (uint32_t)(info >> 32);
+    if (v->pending.type == EVENT_NMI)
+        svm_nmi_mask_set(v, false); /* not delivered: the mask comes with its delivery */
 }
 
 /* The guest's TPR and the interrupt window (APM 15.21.1, 15.21.4). With
@@ -407,6 +415,22 @@ static bool svm_irq_allowed(struct vcpu *v)
     return (v->rflags & RFLAGS_IF) && !shadow;
 }
 
+static bool svm_nmi_allowed(struct vcpu *v)
+{
+    const struct svm_vcpu *s = v->hw;
+    bool shadow = (s->vmcb->ctl.int_state & INT_STATE_SHADOW) && s->vmcb->save.rip == v->rip;
+    return !s->nmi_masked && !shadow;
+}
+
+void svm_nmi_mask_set(struct vcpu *v, bool masked)
+{
+    struct svm_vcpu *s = v->hw;
+    s->nmi_masked = masked;
+    s->iret_seen = false;
+}
+
+bool svm_nmi_mask_get(const struct vcpu *v) { return ((const struct svm_vcpu *)v->hw)->nmi_masked; }
+
 static void svm_vcpu_run(struct vcpu *v, struct vm_exit *e)
 {
     struct svm_vcpu *s = v->hw;
@@ -425,8 +449,14 @@ static void svm_vcpu_run(struct vcpu *v, struct vm_exit *e)
         vm->ctl.eventinj = 0;
         if (v->pending.type != EVENT_NONE) {
             vm->ctl.eventinj = event_bits(&v->pending);
+            if (v->pending.type == EVENT_NMI)
+                svm_nmi_mask_set(v, true);
             v->pending.type = EVENT_NONE;
         }
+        if (s->nmi_masked)
+            vm->ctl.intercept_misc1 |= INTERCEPT_IRET;
+        else
+            vm->ctl.intercept_misc1 &= ~INTERCEPT_IRET;
         /* A TLB entry tagged with this ASID may belong to another vCPU
          * that used it last: flush it (APM 15.16). */
         if (asid_owner[s->asid] != v) {
@@ -448,6 +478,8 @@ static void svm_vcpu_run(struct vcpu *v, struct vm_exit *e)
         v->rflags = vm->save.rflags;
         requeue_event(v, vm->ctl.exitintinfo);
         intr_out(v, &vm->ctl);
+        if (s->iret_seen) /* the handler's IRET has run since its intercept */
+            svm_nmi_mask_set(v, false);
         /* Without CR4.OSXSAVE the guest cannot have run XSETBV: no read-back. */
         const char *xcr0_bad = (vm->save.cr4 & CR4_OSXSAVE) ? fpu_xcr0_after_exit(v) : NULL;
         sti(); /* a host interrupt that ended the run is taken here */
@@ -456,6 +488,10 @@ static void svm_vcpu_run(struct vcpu *v, struct vm_exit *e)
             e->reason = EXIT_XCR0_UNTRAPPED;
             e->detail = xcr0_bad;
             return;
+        }
+        if (vm->ctl.exitcode == SVM_EXIT_IRET) {
+            s->iret_seen = true; /* it runs when we go back in */
+            continue;
         }
         if (vm->ctl.exitcode == SVM_EXIT_INVD) {
             /* INVD would drop dirty host cache lines; doing nothing is the
@@ -493,6 +529,7 @@ const struct hv_backend svm_backend = {
     .get_state = svm_get_state,
     .set_state = svm_set_state,
     .irq_allowed = svm_irq_allowed,
+    .nmi_allowed = svm_nmi_allowed,
     .tsc_offset = svm_tsc_offset,
     .npt_leaf = 0,
     /* AMD CPUs set D in nested leaves too (QEMU does, see the emulation

@@ -11,9 +11,8 @@
  *    under V_NMI_ENABLE (bit 26), APM 15.21.10. Without it the CPU keeps
  *    no guest-visible copy, and a hypervisor that injects NMIs tracks the
  *    mask itself by intercepting IRET (APM 15.9, vector 3 bit 20), as KVM
- *    and Xen do. hopvm enables neither, so the mask reads as clear and is
- *    dropped on load, and an NMI (an IPI) injected while the guest runs
- *    its NMI handler nests (see the closing notes of issue 13); GIF, which also holds off NMIs (APM 15.17),
+ *    and Xen do; hopvm does the latter (svm.c: nmi_masked, the IRET
+ *    intercept), and that is the mask these functions carry; GIF, which also holds off NMIs (APM 15.17),
  *    is always 1 for a hopvm guest: CLGI and STGI are intercepted. */
 #include <hopvm/vcpu_state.h>
 #include "svm_internal.h"
@@ -22,17 +21,18 @@
 #define V_NMI_MASK   (1ull << 12)
 #define V_NMI_ENABLE (1ull << 26)
 
-void svm_intr_out(const struct vmcb *vmcb, struct vcpu_state *s)
+void svm_intr_out(const struct vcpu *v, const struct vmcb *vmcb, struct vcpu_state *s)
 {
     const struct vmcb_control *c = &vmcb->ctl;
     s->int_shadow = (c->int_state & INT_STATE_SHADOW) ? SHADOW_MOV_SS : SHADOW_NONE;
-    s->nmi_blocked = (c->int_ctl & V_NMI_ENABLE) && (c->int_ctl & V_NMI_MASK);
+    s->nmi_blocked = svm_nmi_mask_get(v) || ((c->int_ctl & V_NMI_ENABLE) && (c->int_ctl & V_NMI_MASK));
 }
 
-void svm_intr_in(struct vmcb *vmcb, const struct vcpu_state *s)
+void svm_intr_in(struct vcpu *v, struct vmcb *vmcb, const struct vcpu_state *s)
 {
     struct vmcb_control *c = &vmcb->ctl;
     c->int_state = s->int_shadow != SHADOW_NONE ? INT_STATE_SHADOW : 0;
     if (c->int_ctl & V_NMI_ENABLE)
         c->int_ctl = s->nmi_blocked ? c->int_ctl | V_NMI_MASK : c->int_ctl & ~V_NMI_MASK;
+    svm_nmi_mask_set(v, s->nmi_blocked);
 }

@@ -91,6 +91,7 @@ _Static_assert(offsetof(struct vmcb_save, g_pat) == 0x268, "VMCB layout");
 /* Intercept vector 3 (offset 0x00c), APM table B-1. */
 #define INTERCEPT_INTR      (1u << 0)
 #define INTERCEPT_VINTR     (1u << 4)
+#define INTERCEPT_IRET      (1u << 20)
 #define INTERCEPT_NMI       (1u << 1)
 #define INTERCEPT_SMI       (1u << 2)
 #define INTERCEPT_CPUID     (1u << 18)
@@ -141,6 +142,7 @@ _Static_assert(offsetof(struct vmcb_save, g_pat) == 0x268, "VMCB layout");
 #define SVM_EXIT_NMI        0x061
 #define SVM_EXIT_SMI        0x062
 #define SVM_EXIT_CPUID      0x072
+#define SVM_EXIT_IRET       0x074
 #define SVM_EXIT_INVD       0x076
 #define SVM_EXIT_PAUSE      0x077
 #define SVM_EXIT_HLT        0x078
