@@ -281,40 +281,39 @@ static int apply_level(struct vm *vm, enum cfg_cpu cpu, char *err, size_t n)
     return 0;
 }
 
-int cpuid_fix(struct vm *vm, char *err, size_t n)
+/* One range (basic or extended): every leaf from its first up to what the
+ * first reports, capped at cap, with their sub-leaves; the first leaf's
+ * EAX then says the capped maximum. */
+static void add_range(struct vm *vm, uint32_t first, uint32_t cap)
 {
     uint32_t r[4];
-    vm->ncpuid = 0;
-    host_answer(0, 0, r);
-    uint32_t basic = MIN(r[0], CPUID_BASIC_MAX);
-    for (uint32_t leaf = 0; leaf <= basic; leaf++) {
+    host_answer(first, 0, r);
+    if (r[0] < first)
+        return; /* no leaves in this range */
+    uint32_t last = MIN(r[0], cap);
+    unsigned at = vm->ncpuid;
+    for (uint32_t leaf = first; leaf <= last; leaf++) {
         uint32_t subs = has_subleaves(leaf) ? subleaf_count(leaf) : 1;
         for (uint32_t sub = 0; sub < subs; sub++) {
             host_answer(leaf, sub, r);
-            if (sub && leaf == 0x4 && !(r[0] & CACHE_TYPE_MASK))
-                break;
+            if (sub && (leaf == 0x4 || leaf == 0x8000001d) && !(r[0] & CACHE_TYPE_MASK))
+                break; /* the cache levels end */
             add_leaf(vm, leaf, sub);
         }
     }
-    vm->cpuid[0].eax = basic;
+    if (at < vm->ncpuid)
+        vm->cpuid[at].eax = last;
+}
+
+int cpuid_fix(struct vm *vm, char *err, size_t n)
+{
+    vm->ncpuid = 0;
+    add_range(vm, 0, CPUID_BASIC_MAX);
     add_leaf(vm, HV_LEAF_BASE, 0);
     add_leaf(vm, HV_LEAF_TIMING, 0);
     add_leaf(vm, KVM_LEAF_BASE, 0);
     add_leaf(vm, KVM_LEAF_FEATURES, 0);
-    host_answer(CPUID_EXT_BASE, 0, r);
-    uint32_t ext = MIN(r[0], CPUID_EXT_MAX);
-    unsigned ext_at = vm->ncpuid;
-    for (uint32_t leaf = CPUID_EXT_BASE; leaf <= ext && leaf >= CPUID_EXT_BASE; leaf++) {
-        uint32_t subs = has_subleaves(leaf) ? subleaf_count(leaf) : 1;
-        for (uint32_t sub = 0; sub < subs; sub++) {
-            host_answer(leaf, sub, r);
-            if (sub && leaf == 0x8000001d && !(r[0] & CACHE_TYPE_MASK))
-                break;
-            add_leaf(vm, leaf, sub);
-        }
-    }
-    if (ext_at < vm->ncpuid)
-        vm->cpuid[ext_at].eax = ext;
+    add_range(vm, CPUID_EXT_BASE, CPUID_EXT_MAX);
     enum cfg_cpu cpu = vm->def ? vm->def->cpu : CFG_CPU_HOST;
     if (cpu != CFG_CPU_HOST && apply_level(vm, cpu, err, n) != 0) {
         vm->ncpuid = 0;

@@ -120,8 +120,8 @@ void irq_message(struct vm *vm, struct vcpu *src, const struct lapic_ipi *m)
             continue;
         if (m->delivery != APIC_DM_LOWEST)
             deliver_one(t, m);
-        else if (!lowest || lapic_ppr(&t->lapic) < lapic_ppr(&lowest->lapic))
-            lowest = t;
+        else if (lapic_sw_enabled(&t->lapic) && (!lowest || lapic_ppr(&t->lapic) < lapic_ppr(&lowest->lapic)))
+            lowest = t; /* a software-disabled APIC would drop it (SDM 11.4.7.2) */
     }
     if (lowest)
         deliver_one(lowest, m);

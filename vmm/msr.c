@@ -27,7 +27,6 @@
 #define MSR_KVM_LAST       0x4b564d01
 #define MTRR_DEF_TYPE_E    (1ull << 11)
 #define MTRR_DEF_TYPE_FE   (1ull << 10)
-#define MTRR_TYPE_MASK     0xffull
 #define CPUID_ADDR_SIZES   0x80000008u
 #define APIC_BASE_ADDR_MASK 0x000ffffffffff000ull
 #define MISC_ENABLE_FAST_STRINGS 1ull
@@ -85,6 +84,10 @@ static bool rd_tsc_deadline(struct vcpu *v, uint64_t *val)
 
 static bool wr_tsc_deadline(struct vcpu *v, uint64_t val) { return lapic_set_tsc_deadline(&v->lapic, val); }
 
+/* SDM Vol.3A 12.11.2.1 table 12-8: UC 0, WC 1, WT 4, WP 5, WB 6; 2, 3 and
+ * above 6 are reserved. */
+bool mtrr_type_valid(uint64_t t) { return t == MTRR_UC || t == MTRR_WC || (t >= MTRR_WT && t <= MTRR_WB); }
+
 /* The MTRR interface with no variable or fixed ranges (SDM Vol.3A 12.11):
  * everything is the default type, write-back, which is what guest memory
  * is (the nested tables map it WB). A guest may turn the MTRRs off or pick
@@ -97,8 +100,7 @@ static bool rd_mtrr_def(struct vcpu *v, uint64_t *val)
 
 static bool wr_mtrr_def(struct vcpu *v, uint64_t val)
 {
-    uint8_t t = val & MTRR_TYPE_MASK;
-    if ((val & ~(MTRR_DEF_TYPE_E | MTRR_DEF_TYPE_FE | MTRR_TYPE_MASK)) || t == 2 || t == 3 || t > 6)
+    if ((val & ~(MTRR_DEF_TYPE_E | MTRR_DEF_TYPE_FE | MTRR_TYPE_MASK)) || !mtrr_type_valid(val & MTRR_TYPE_MASK))
         return false; /* reserved bits or type: #GP (SDM 12.11.2.1) */
     v->mtrr_def_type = val & ~MTRR_DEF_TYPE_FE; /* FE needs fixed ranges, which MTRRCAP says are absent */
     return true;

@@ -145,6 +145,7 @@ static int fail(struct vm *vm, char *err, size_t n, const char *fmt, ...)
  * scanning 0xe0000-0xfffff finds the RSDP. */
 static int build_acpi(struct vm *vm, char *err, size_t n)
 {
+    _Static_assert(CFG_MAX_VCPUS <= ACPI_GUEST_MAX_CPUS, "the MADT lists every vCPU");
     struct acpi_guest g = {.ncpus = vm->nvcpus, .lapic_base = LAPIC_DEFAULT_BASE,
                            .ioapic_base = IOAPIC_DEFAULT_BASE, .ioapic_id = vm->ioapic.id};
     for (unsigned i = 0; i < vm->nvcpus; i++)
@@ -279,6 +280,9 @@ void vm_reboot(struct vm *vm)
     char why[sizeof(vm->reason)], err[160];
     memcpy(why, vm->reason, sizeof(why));
     release(vm, true);
+    /* A teleport that owned it now finds it lost and fails (vm_mig_lost);
+     * the guest is this host's again and starts over here. */
+    vm->mig.migrating = false;
     vm->state = VM_STOPPED;
     if (vm_start(vm, err, sizeof(err)) != 0) {
         vm->state = VM_CRASHED;

@@ -73,6 +73,11 @@ enum vm_state { VM_STOPPED, VM_RUNNING, VM_PAUSED, VM_EXITED, VM_CRASHED };
 #define VM_CPUID_MAX 128 /* = MIG_CPUID_TABLE_MAX */
 #define VM_LOG_SIZE (64 * 1024) /* a Linux boot with loglevel=7 prints about 30 KiB */
 #define VCPU_MTRR_DEF_TYPE 0x806 /* MTRRs on, default type write-back (SDM Vol.3A 12.11.2.1) */
+#define MTRR_TYPE_MASK 0xffull
+#define MTRR_UC 0
+#define MTRR_WC 1
+#define MTRR_WT 4
+#define MTRR_WB 6
 #define VM_MAX_IO 24
 #define VM_MAX_DEVICES 16 /* entries of the device table (vmm/dev/devices.c) */
 
@@ -377,6 +382,7 @@ bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val);
 /* Before each entry: the guest's MSRs that the CPU does not switch (TSC_AUX). */
 void msr_load_guest(struct vcpu *v);
 bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val);
+bool mtrr_type_valid(uint64_t type); /* a memory type an MTRR may hold */
 
 /* vmm/fpu.c: guest x87/SSE/AVX state and XCR0, swapped lazily between
  * vCPUs. fpu_cpu_init runs once per host CPU before guests do. */

@@ -13,6 +13,8 @@ import pathlib
 import re
 import time
 
+import pytest
+
 from conftest import BUILD, PROMPT
 
 IMAGE = BUILD / "linux.img"
@@ -163,6 +165,32 @@ def test_guest_clock_matches_hopvms(console, machine):
     # Read one after the other: the guest's second may have ended just
     # before hopvm's was read, and the console round trip takes time.
     assert host - 2 <= guest <= host, (guest, host)
+
+
+def test_eight_vcpus_come_up(console, machine):
+    """The most vCPUs a guest may have (CFG_MAX_VCPUS): every AP starts
+    through INIT/SIPI and the kernel runs on all of them. QEMU only: eight
+    APs under Bochs take minutes."""
+    if machine != "qemu-svm":
+        pytest.skip("eight vCPUs are tested on QEMU only (time)")
+    console.cmd("vm stop linux")  # two 128 MiB guests do not fit the test machine
+    console.cmd("vm start linux8")
+    console.log_until("linux8", r"hopvm-linux: init up, \d+ cpus|Kernel panic", timeout=240)
+    log = console.log_until("linux8", re.escape(SHELL), timeout=60).string
+    assert "hopvm-linux: init up, 8 cpus" in log, log[-3000:]
+    console.send("console linux8\r")
+    console.expect(r"\[attached to linux8; Ctrl-\] returns to hopvm\]")
+    try:
+        console.send("\r")
+        console.p.expect_exact(SHELL, timeout=60)
+        console.send("echo @@$((1+1)); grep -c processor /proc/cpuinfo; echo @@$((2+1))\r")
+        console.expect(r"@@2\r+\n(\d+)\r+\n@@3", timeout=60)
+        assert int(console.p.match.group(1)) == 8
+    finally:
+        console.send("\x1d")
+        console.expect(r"\[detached: back to hopvm\]")
+        console.p.expect_exact(PROMPT)
+    console.cmd("vm stop linux8")
 
 
 def test_guest_reboot_and_poweroff_end_only_the_guest(console, machine):

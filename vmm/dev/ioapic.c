@@ -2,6 +2,8 @@
  * the EOI register, dword accesses (82093AA datasheet, "Register
  * Description": the registers are 32 bits wide and accessed as such). Its
  * pins are driven through vmm/irq.c. */
+#include <hopvm/devstate.h>
+#include <hopvm/lib.h>
 #include <hopvm/mmio.h>
 #include <hopvm/vm.h>
 
@@ -26,9 +28,6 @@ void ioapic_dev_attach(struct vm *vm)
 }
 
 /* ---- teleport: DEVICE "ioapic" ------------------------------------------ */
-
-#include <hopvm/devstate.h>
-#include <hopvm/lib.h>
 
 #define IOAPIC_ID_MAX 0xf
 /* The redirection entries go as the model keeps them (u64, little-endian

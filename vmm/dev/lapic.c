@@ -6,6 +6,7 @@
  * vectors) go to vmm/irq.c. The page stays at the default address: a
  * WRMSR that would move IA32_APIC_BASE is refused with #GP (vmm/msr.c; no
  * OS in use moves it). */
+#include <hopvm/devstate.h>
 #include <hopvm/lib.h>
 #include <hopvm/mmio.h>
 #include <hopvm/vm.h>
@@ -57,13 +58,13 @@ void lapic_dev_attach(struct vm *vm)
  * the MTRR default type. Times are the device clock's (timer-start,
  * timer-next) or the guest's TSC (tsc-deadline), which both continue on
  * the target. Register arrays are little-endian u32s, as in memory. */
-#include <hopvm/devstate.h>
 
 #define APIC_BASE_ADDR_MASK 0xfffffffffffff000ull
 #define SVR_WRITABLE        0x3ffu  /* vector, software enable, focus check (vmm/lapic.c) */
 #define TDCR_VALID          0xbu    /* bits 0, 1, 3 (SDM 11.5.4) */
 #define DFR_LOW_ONES        0x0fffffffu
 #define MTRR_DEF_VALID      0xcffull /* E, FE, type (checked again below) */
+#define RESERVED_VECTORS    0xffffu  /* vectors 0-15 of irr[0] etc.: never accepted (SDM 11.8.3) */
 static const struct dev_field lapic_fields[] = {
     DEV_INT(struct lapic, apic_base, "apic-base", UINT64_MAX),
     DEV_INT(struct lapic, id, "id", UINT32_MAX),
@@ -124,7 +125,7 @@ static const char *lapic_bad(const struct lapic *l, unsigned i)
         return "id is not the vCPU's (the MADT's)";
     if ((l->dfr & DFR_LOW_ONES) != DFR_LOW_ONES)
         return "dfr bits 27:0 are not all ones";
-    if ((l->irr[0] | l->isr[0] | l->tmr[0]) & 0xffffu)
+    if ((l->irr[0] | l->isr[0] | l->tmr[0]) & RESERVED_VECTORS)
         return "a vector below 16 is pending or in service";
     return NULL;
 }
@@ -141,8 +142,7 @@ int lapic_dev_load(struct vm *vm, const struct mig_dev *d, char *err, size_t n)
         devstate_load(d, NULL, &loc, local_fields, ARRAY_SIZE(local_fields), err, n))
         return -1;
     const char *bad = lapic_bad(&l, d->instance);
-    uint8_t type = loc.mtrr_def_type & 0xff;
-    if (!bad && (type == 2 || type == 3 || type > 6))
+    if (!bad && !mtrr_type_valid(loc.mtrr_def_type & MTRR_TYPE_MASK))
         bad = "mtrr-def-type is not a memory type (SDM 12.11.2.1)";
     if (bad)
         return ksnprintf(err, n, "lapic %u: %s", d->instance, bad), -1;

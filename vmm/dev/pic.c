@@ -1,6 +1,8 @@
 /* The guest's 8259 pair (vmm/i8259.c) at ports 0x20-0x21 and 0xa0-0xa1,
  * and the edge/level control registers at 0x4d0-0x4d1 (PIIX/ICH ELCR).
  * Byte registers: a wider access acts on its low byte, as on ISA. */
+#include <hopvm/devstate.h>
+#include <hopvm/lib.h>
 #include <hopvm/vm.h>
 
 static bool pic_io(struct vcpu *v, void *ctx, uint16_t port, unsigned size, bool write, uint32_t *val)
@@ -22,10 +24,9 @@ void pic_dev_attach(struct vm *vm)
 
 /* ---- teleport: DEVICE "i8259-pair", fields prefixed m- and s- ---------- */
 
-#include <hopvm/devstate.h>
-#include <hopvm/lib.h>
-
 #define INIT_STEP_MAX 4 /* 0 operating, 2-4 the ICW expected next (vmm/i8259.c) */
+#define INIT_STEP_NONE 1 /* no ICW is numbered 1 after ICW1 itself */
+#define VECTOR_LOW_BITS 7 /* ICW2 gives bits 7:3; 2:0 are the IR number */
 static const struct dev_field chip_fields[] = {
     DEV_INT(struct i8259, irr, "irr", 0xff),           DEV_INT(struct i8259, isr, "isr", 0xff),
     DEV_INT(struct i8259, imr, "imr", 0xff),           DEV_INT(struct i8259, last_level, "level", 0xff),
@@ -56,7 +57,7 @@ int pic_dev_load(struct vm *vm, const struct mig_dev *d, char *err, size_t n)
     for (unsigned c = 0; c < 2; c++) {
         if (devstate_load(d, chip_prefix[c], &p.chip[c], chip_fields, ARRAY_SIZE(chip_fields), err, n))
             return -1;
-        if (p.chip[c].init_step == 1 || (p.chip[c].vector_base & 7))
+        if (p.chip[c].init_step == INIT_STEP_NONE || (p.chip[c].vector_base & VECTOR_LOW_BITS))
             return ksnprintf(err, n, "i8259-pair: %sinit-step or vector-base out of range", chip_prefix[c]), -1;
     }
     vm->pic = p;

@@ -8,6 +8,7 @@
  * on. Channel 0's OUT is wired to IRQ 0: each rise of OUT since the last
  * look is one edge on the line (several missed periods become one, as a
  * late edge-triggered interrupt would). */
+#include <hopvm/devstate.h>
 #include <hopvm/i8254.h>
 #include <hopvm/lib.h>
 #include <hopvm/time.h>
@@ -83,8 +84,6 @@ void pit_dev_attach(struct vm *vm)
 }
 
 /* ---- teleport: DEVICE "i8254", fields prefixed ch0- .. ch2- ------------- */
-
-#include <hopvm/devstate.h>
 
 #define PIT_MODE_MAX   5
 #define PIT_ACCESS_MAX 3

@@ -16,6 +16,7 @@
  * Resets and power-off end or restart this guest only. */
 #include <hopvm/acpi.h>
 #include <hopvm/acpi_guest.h>
+#include <hopvm/devstate.h>
 #include <hopvm/lib.h>
 #include <hopvm/vm.h>
 
@@ -138,7 +139,6 @@ void pm_dev_attach(struct vm *vm)
  * the device clock itself: every device's time (APIC timers, PIT, PM
  * timer) is this clock's, so the target continues it from the value at
  * the source's pause (vm_incoming_commit). */
-#include <hopvm/devstate.h>
 
 #define ISA_LINES_MAX 0xffffu
 struct platform {

@@ -3,6 +3,8 @@
  * host's wall time (drivers/rtc.c) and the guest may set its own without
  * touching the host's. Its interrupts (alarm, periodic, update-ended on
  * IRQ 8) are not emulated: the flags in register C never set. */
+#include <hopvm/devstate.h>
+#include <hopvm/lib.h>
 #include <hopvm/mc146818.h>
 #include <hopvm/time.h>
 #include <hopvm/vm.h>
@@ -38,9 +40,6 @@ void rtc_dev_attach(struct vm *vm)
 }
 
 /* ---- teleport: DEVICE "mc146818" ---------------------------------------- */
-
-#include <hopvm/devstate.h>
-#include <hopvm/lib.h>
 
 /* offset-s and frozen-s are two's complement in a u64 (seconds from the
  * wall clock, which each host reads from its own RTC). */

@@ -32,6 +32,8 @@ enum { RBR_THR = 0, IER = 1, IIR_FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SC
 #define MCR_OUT2   0x08
 #define UART_IRQ   4
 #define MCR_LOOP 0x10
+#define IER_WRITABLE 0x0f /* the four interrupt enables; bits 7:4 read 0 (PC16550D, IER) */
+#define MCR_WRITABLE 0x1f /* DTR RTS OUT1 OUT2 LOOP; bits 7:5 read 0 (PC16550D, MCR) */
 #define MSR_IDLE 0xb0 /* CTS, DSR, DCD asserted */
 
 void vm_log_putc(struct vm *vm, char c)
@@ -105,12 +107,12 @@ static bool uart_io(struct vcpu *v, void *ctx, uint16_t port, unsigned size, boo
                  * start-up test for UARTs that do not, UART_BUG_THRE). */
                 if ((b & IER_THRE) && !(u->ier & IER_THRE))
                     u->thre_pending = true;
-                u->ier = b & 0x0f;
+                u->ier = b & IER_WRITABLE;
             }
             break;
         case IIR_FCR: u->fcr = b; break;
         case LCR: u->lcr = b; break;
-        case MCR: u->mcr = b & 0x1f; break;
+        case MCR: u->mcr = b & MCR_WRITABLE; break;
         case SCR: u->scr = b; break;
         default: break; /* LSR and MSR are read-only */
         }

@@ -389,7 +389,7 @@ static void requeue_event(struct vcpu *v, uint64_t info)
 static void intr_in(struct vcpu *v, struct vmcb_control *c)
 {
     c->int_ctl &= ~(V_TPR_MASK | V_IRQ | V_INTR_PRIO_MASK | V_IGN_TPR);
-    c->int_ctl |= (v->lapic.tpr >> 4) & V_TPR_MASK;
+    c->int_ctl |= (v->lapic.tpr >> V_TPR_SHIFT) & V_TPR_MASK;
     if (v->irq_window) {
         c->int_ctl |= V_IRQ | V_IGN_TPR | V_INTR_PRIO_MASK;
         c->intercept_misc1 |= INTERCEPT_VINTR;
@@ -400,8 +400,8 @@ static void intr_in(struct vcpu *v, struct vmcb_control *c)
 
 static void intr_out(struct vcpu *v, struct vmcb_control *c)
 {
-    uint32_t tpr = (uint32_t)(c->int_ctl & V_TPR_MASK) << 4;
-    if ((v->lapic.tpr & 0xf0) != tpr)
+    uint32_t tpr = (uint32_t)(c->int_ctl & V_TPR_MASK) << V_TPR_SHIFT;
+    if ((v->lapic.tpr & (V_TPR_MASK << V_TPR_SHIFT)) != tpr)
         v->lapic.tpr = tpr; /* the guest wrote CR8 */
     c->int_ctl &= ~V_IRQ;
 }

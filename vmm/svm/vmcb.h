@@ -116,6 +116,7 @@ _Static_assert(offsetof(struct vmcb_save, g_pat) == 0x268, "VMCB layout");
 
 #define V_INTR_MASKING      (1ull << 24)
 #define V_TPR_MASK          0xfull       /* int_ctl bits 3:0: the guest's CR8 (APM 15.21.1) */
+#define V_TPR_SHIFT         4            /* ... which is the local APIC's TPR[7:4] */
 #define V_IRQ               (1ull << 8)  /* a virtual interrupt is pending (APM 15.21.4) */
 #define V_INTR_PRIO_SHIFT   16
 #define V_INTR_PRIO_MASK    (0xfull << V_INTR_PRIO_SHIFT)

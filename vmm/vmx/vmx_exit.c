@@ -5,6 +5,9 @@
 #include "vmcs.h"
 #include "vmx_internal.h"
 
+#define CR8_TPR_MASK  0xfu /* CR8[3:0] is TPR[7:4] (SDM Vol.3A 11.8.6) */
+#define CR8_TPR_SHIFT 4
+
 /* Basic exit reason -> neutral reason (SDM Vol.3C appendix C). XSETBV
  * exits unconditionally (SDM Vol.3C 26.1.2) once CR4.OSXSAVE lets it past
  * its #UD: the core checks the value and keeps it as the vCPU's XCR0. */
@@ -38,9 +41,9 @@ static bool cr_access(struct vcpu *v, uint64_t q, const struct vmx_caps *c)
         /* CR8 is the local APIC's TPR[7:4] (SDM Vol.3A 11.8.6); CR8-load
          * and -store exiting keep a guest's MOV off the host's own TPR. */
         if (type == CRQ_MOV_TO_CR)
-            v->lapic.tpr = (uint32_t)(v->gpr[reg] & 0xf) << 4;
+            v->lapic.tpr = (uint32_t)(v->gpr[reg] & CR8_TPR_MASK) << CR8_TPR_SHIFT;
         else
-            v->gpr[reg] = v->lapic.tpr >> 4;
+            v->gpr[reg] = v->lapic.tpr >> CR8_TPR_SHIFT;
         v->rip += vmx_read(VMCS_EXIT_INSN_LEN);
         return true;
     }
