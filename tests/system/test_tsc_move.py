@@ -114,10 +114,18 @@ def test_guest_vector_state_continues_across_save_and_restore(vm, tmp_path):
     vm.cmd("vm start avx", timeout=60)
     vm.log_until("avx", r"avx 5 intact", timeout=180)
     path = tmp_path / "avx.hopvm"
-    sp = free_port()
-    saver = start_save(path, sp)
-    out = vm.cmd(f"teleport avx --host 10.0.2.2 --port {sp} --password pw", timeout=300)
-    rc, said = finish(saver)
+    for attempt in range(2):
+        sp = free_port()
+        saver = start_save(path, sp)
+        out = vm.cmd(f"teleport avx --host 10.0.2.2 --port {sp} --password pw", timeout=300)
+        rc, said = finish(saver)
+        # Under Bochs the password's key derivation, sliced between the
+        # guest's time slices, once missed hopvm-save's 9 s handshake limit
+        # (the source's guest runs on, as it must): that is the emulator's
+        # speed, not this test's subject, so it gets one more try.
+        if attempt == 0 and "did not complete the handshake" in out:
+            continue
+        break
     assert "handed over" in out and rc == 0, (out, said)
     before = avx_lines(vm)
     listen(vm, "--password pw")
