@@ -3,8 +3,8 @@
  * A-D"; the PC puts it at ports 0x70/0x71 and the century at CMOS 0x32), as
  * a pure model: the caller gives the wall time (ns since 1970, UTC) and the
  * model keeps the guest's clock as an offset from it, so the guest's time
- * goes on with the host's and can be set without touching the host's. No
- * interrupts yet (there is no guest interrupt controller). vmm/dev/rtc.c
+ * goes on with the host's and can be set without touching the host's. Its
+ * interrupts (alarm, periodic, update-ended) are not modelled. vmm/dev/rtc.c
  * puts it at 0x70/0x71; drivers/rtc.c reads the host's own RTC with the
  * same conversions; unit-tested (tests/unit/test_mc146818.c). */
 #ifndef HOPVM_MC146818_H
