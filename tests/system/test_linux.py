@@ -195,14 +195,16 @@ def test_eight_vcpus_come_up(console, machine):
 
 def test_guest_reboot_and_poweroff_end_only_the_guest(console, machine):
     boot(console, machine)
-    with GuestShell(console) as sh:
-        sh.c.send("reboot\r")
-        # The kernel resets through the FADT's reset register (port 0xcf9).
-        sh.c.expect(r"vm linux: reset by the guest \(port 0xcf9\); started again", timeout=120)
-    log = console.log_until("linux", r"(?s)init up.*init up", timeout=BOOT_TIMEOUT[machine]).string
-    assert log.count("Linux version") == 2, log
-    console.log_until("linux", r"(?s)init up.*init up.*" + re.escape(SHELL), timeout=60)
     sh = GuestShell(console).__enter__()
+    sh.c.send("reboot\r")
+    # The kernel resets through the FADT's reset register (port 0xcf9); the
+    # console stays attached and the new boot streams to it (watched here,
+    # not by polling `vm log`: under Bochs, printing the full 64 KiB log
+    # over and over leaves the guest little time to boot).
+    sh.c.expect(r"vm linux: reset by the guest \(port 0xcf9\); started again", timeout=120)
+    sh.c.expect(r"Linux version 6\.", timeout=BOOT_TIMEOUT[machine])
+    sh.c.expect(rf"hopvm-linux: init up, {VCPUS} cpus", timeout=BOOT_TIMEOUT[machine])
+    sh.c.p.expect_exact(SHELL, timeout=120)
     assert sh.run("nproc").strip() == str(VCPUS)
     sh.c.send("poweroff\r")
     # The guest's end detaches the console by itself.
